@@ -1,0 +1,131 @@
+"""The ``mcdlc`` command line: argument parsing and printing only.
+
+Exit codes: 0 success, 1 errors in a spec (or a failed run), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mcdl import __version__
+from mcdl.compiler import Result, compile_file
+from mcdl.diagnostics import render_json, render_text
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``mcdlc``."""
+    parser = argparse.ArgumentParser(
+        prog="mcdlc",
+        description="Compile MCDL network specs into Lava packages.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log phase timings"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    check = commands.add_parser("check", help="check specs and report diagnostics")
+    check.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text", help="diagnostics format"
+    )
+    check.add_argument(
+        "--summary", action="store_true", help="print a summary of each network"
+    )
+    check.set_defaults(run=_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``mcdlc`` with ``argv`` and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="mcdl: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("mcdlc: interrupted", file=sys.stderr)
+        return 130
+
+
+def report(result: Result, fmt: str = "text") -> None:
+    """Print ``result``'s diagnostics to standard error (JSON: standard output)."""
+    if fmt == "json":
+        print(render_json(result.diagnostics))
+        return
+    for diagnostic in result.diagnostics:
+        source = result.sources.get(diagnostic.span.path)
+        print(render_text(diagnostic, source), file=sys.stderr)
+    errors = sum(1 for d in result.diagnostics if d.severity.value == "error")
+    if errors:
+        plural = "s" if errors != 1 else ""
+        print(f"{errors} error{plural}", file=sys.stderr)
+
+
+def _check(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    collected = []
+    for spec in args.specs:
+        result = compile_file(spec)
+        collected.append(result)
+        if not result.ok:
+            status = EXIT_SPEC
+        if args.format == "text":
+            report(result)
+            if result.ok and args.summary:
+                print(summary(result))
+    if args.format == "json":
+        merged = Result(None, [d for r in collected for d in r.diagnostics])
+        report(merged, "json")
+    return status
+
+
+def summary(result: Result) -> str:
+    """A short human-readable description of a checked network."""
+    network = result.network
+    lines = [f"network {network.name}: dt = {network.dt:g} ms, seed {network.seed}"]
+    for population in network.populations:
+        kind = "input" if population.is_input else population.neuron
+        compartments = ", ".join(
+            f"{c.name} ({c.kind})" for c in population.compartments
+        )
+        detail = f": {compartments}" if compartments else ""
+        lines.append(f"  {population.name}[{population.size}] {kind}{detail}")
+    for projection in network.projections:
+        how = "one-to-one" if projection.one_to_one else "all-to-all"
+        rule = projection.plasticity.rule if projection.plasticity else "fixed"
+        lines.append(
+            f"  {projection.name}: {projection.source}.{projection.source_var} -> "
+            f"{projection.target}.{projection.compartment} ({how}, "
+            f"{projection.init.kind}, {rule})"
+        )
+    for nudging in network.nudgings:
+        source = (
+            "target"
+            if nudging.source is None
+            else f"{nudging.source}.{nudging.source_compartment}"
+        )
+        lines.append(
+            f"  nudge {nudging.target}.{nudging.compartment} from {source} "
+            f"(g = {nudging.conductance:g})"
+        )
+    protocol = network.protocol
+    lines.append(
+        f"  protocol: {protocol.pattern:g} ms per pattern, settle {protocol.settle:g} "
+        f"ms, read-out {protocol.readout:g} ms, phases "
+        + ", ".join(p.name for p in protocol.phases)
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

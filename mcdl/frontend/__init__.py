@@ -1,0 +1,1 @@
+"""The front end: MCDL text to spec-level IR (parsing, transforming, imports)."""

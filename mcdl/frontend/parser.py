@@ -1,0 +1,152 @@
+"""Parsing MCDL text into a Lark tree, with every syntax error reported.
+
+Rules checked here:
+
+1. The text is at most ``MAX_BYTES`` long (E0103) and valid UTF-8 (E0106).
+2. The text follows ``grammar/mcdl.lark`` (E0101, E0102). After an error the
+   parser drops the offending token and goes on, so one run reports the
+   errors of several statements; errors on the line of the previous error
+   are assumed to follow from it and are not reported.
+3. Blocks and expressions nest at most ``MAX_DEPTH`` deep (E0104), so that
+   no later stage recurses without bound.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from mcdl.diagnostics import Diagnostic, error
+from mcdl.resources import grammar_path
+from mcdl.source import SourceFile, Span
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 100
+MAX_ERRORS = 20
+
+_READABLE = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "UNIT": "a unit",
+    "$END": "the end of the file",
+}
+
+
+@lru_cache(maxsize=1)
+def _parser() -> lark.Lark:
+    return lark.Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=False,
+    )
+
+
+def parse(source: SourceFile) -> tuple[lark.Tree | None, list[Diagnostic]]:
+    """Parse ``source``; return its tree, or None and the syntax errors."""
+    if len(source.text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        span = Span.point(source.name, 1, 1)
+        message = f"the file is larger than {MAX_BYTES} bytes"
+        return None, [error("E0103", span, message)]
+
+    diagnostics: list[Diagnostic] = []
+
+    def on_error(exc: UnexpectedInput) -> bool:
+        diagnostic = _syntax_error(source, exc)
+        last = diagnostics[-1].span.line if diagnostics else 0
+        if diagnostic.span.line > last:
+            diagnostics.append(diagnostic)
+        if diagnostic.code == "E0102" or len(diagnostics) >= MAX_ERRORS:
+            return False
+        return True
+
+    try:
+        tree = _parser().parse(source.text, on_error=on_error)
+    except UnexpectedInput as exc:
+        if not diagnostics:
+            diagnostics.append(_syntax_error(source, exc))
+        return None, diagnostics
+    if diagnostics:
+        return None, diagnostics
+
+    too_deep = _first_too_deep(tree)
+    if too_deep is not None:
+        message = f"nesting deeper than {MAX_DEPTH} levels"
+        hint = "split the expression into named constants or functions"
+        return None, [error("E0104", _tree_span(source, too_deep), message, hint)]
+    return tree, []
+
+
+def _syntax_error(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
+    line = getattr(exc, "line", 1) or 1
+    column = getattr(exc, "column", 1) or 1
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        span = source.end_span()
+        expected = _expected(exc.expected)
+        return error(
+            "E0102", span, "the file ends in the middle of a statement", expected
+        )
+    if isinstance(exc, UnexpectedCharacters):
+        char = (
+            source.text[exc.pos_in_stream]
+            if exc.pos_in_stream < len(source.text)
+            else ""
+        )
+        span = Span.point(source.name, line, column)
+        return error("E0101", span, f"unexpected character {char!r}")
+    token = exc.token
+    end_column = column + max(1, len(str(token)))
+    span = Span(
+        path=source.name, line=line, column=column, end_line=line, end_column=end_column
+    )
+    return error("E0101", span, f"unexpected {str(token)!r}", _expected(exc.expected))
+
+
+def _expected(names: set[str]) -> str | None:
+    words = sorted({_readable(name) for name in names if not name.startswith("_")})
+    if not words:
+        return None
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return "expected " + ", ".join(words)
+
+
+def _readable(terminal: str) -> str:
+    if terminal in _READABLE:
+        return _READABLE[terminal]
+    for definition in _parser().terminals:
+        if definition.name == terminal:
+            pattern = definition.pattern
+            if isinstance(pattern, lark.lexer.PatternStr):
+                return f"'{pattern.value}'"
+    return terminal.lower()
+
+
+def _first_too_deep(tree: lark.Tree) -> lark.Tree | None:
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node
+        for child in node.children:
+            if isinstance(child, lark.Tree):
+                stack.append((child, depth + 1))
+    return None
+
+
+def _tree_span(source: SourceFile, tree: lark.Tree) -> Span:
+    meta = tree.meta
+    if getattr(meta, "empty", True):
+        return Span.point(source.name, 1, 1)
+    return Span(
+        path=source.name,
+        line=meta.line,
+        column=meta.column,
+        end_line=meta.end_line,
+        end_column=meta.end_column,
+    )
