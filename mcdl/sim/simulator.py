@@ -1,0 +1,572 @@
+"""The reference simulator: a network's state and how it moves.
+
+``Simulator`` follows ``docs/semantics.md`` section by section: ``step`` is
+"One time step", ``present``, ``train``, ``evaluate`` and ``run_phase`` are
+"Patterns, phases and read-out". Everything that depends only on the network
+(names, sizes, factors, compiled expressions) is prepared once by
+``mcdl.sim.build``; a step only runs numpy operations on small arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from mcdl import ir
+from mcdl.data import target_potentials
+from mcdl.init import initial_weights, weight_shape
+from mcdl.sim.build import Plan, build_plan, check_network
+from mcdl.sim.dynamics import Consolidation, Learning, SimError
+from mcdl.sim.record import Recorder
+
+logger = logging.getLogger("mcdl.sim")
+
+RANDOM_PHASE_STREAM = 1000
+"""A random-input phase ``i`` draws from ``default_rng([seed, 1000 + i])``."""
+
+
+class Evaluation(NamedTuple):
+    """The result of ``Simulator.evaluate``: loss, accuracy and read-outs."""
+
+    loss: float
+    accuracy: float
+    readouts: np.ndarray
+
+
+@dataclass
+class PhaseResult:
+    """What one protocol phase did.
+
+    ``readouts`` has one row per presented pattern; ``validation`` one
+    evaluation after each epoch (or after the phase, for a phase counted in
+    patterns) when validation data was given.
+    """
+
+    phase: str
+    readouts: np.ndarray
+    validation: list[Evaluation] = field(default_factory=list)
+
+
+class Simulator:
+    """A network-level IR run in numpy: the reference every backend matches.
+
+    Args:
+        network: the checked network.
+        weights: the weights to start from, by projection name, for every
+            projection (as ``weights()`` returns them); ``None`` computes the
+            initial weights with ``mcdl.init``.
+        base_dir: the folder that ``file`` initialisers are relative to.
+
+    Raises:
+        SimError: the network uses something the semantics does not define
+            (a name that does not resolve, a size that does not match, an
+            exact update that would divide by zero).
+        mcdl.init.InitError: an initialiser cannot produce its weights.
+    """
+
+    def __init__(
+        self,
+        network: ir.Network,
+        weights: Mapping[str, np.ndarray] | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        self.network = network
+        self.protocol = network.protocol
+        self.dt = network.dt
+        check_network(network)
+        self._plan: Plan = build_plan(
+            network, self._starting_weights(weights, base_dir)
+        )
+        self._generators = {
+            population.name: np.random.default_rng([network.seed, population.index])
+            for population in self._plan.noisy
+        }
+        self._reset_potentials()
+        lowpass = self.protocol.lowpass
+        self._filter_gain = None if lowpass == 0 else np.asarray(self.dt / lowpass)
+        self.steps_per_pattern = self._steps(self.protocol.pattern)
+        self.settle_steps = self._steps(self.protocol.settle)
+        self.readout_steps = self._steps(self.protocol.readout)
+        if not 0 < self.readout_steps <= self.steps_per_pattern:
+            raise SimError(
+                f"the read-out ({self.protocol.readout} ms) must last at least "
+                f"one step and at most the pattern ({self.protocol.pattern} ms)"
+            )
+
+    # -- State ---------------------------------------------------------------
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Return copies of the state: potentials, filters, weights, traces."""
+        plan = self._plan
+        names = [*plan.state_names, *plan.weights, *plan.traces]
+        return {name: np.array(self._current(name)) for name in names}
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Replace the state by ``state``, as ``state()`` returned it.
+
+        Raises:
+            ValueError: a name is missing or unknown, or a shape is wrong.
+        """
+        expected = {*self._plan.state_names, *self._plan.weights, *self._plan.traces}
+        if set(state) != expected:
+            missing = sorted(expected - set(state))
+            unknown = sorted(set(state) - expected)
+            raise ValueError(
+                f"state names differ: missing {missing}, unknown {unknown}"
+            )
+        for name, array in state.items():
+            current = self._current(name)
+            array = np.asarray(array, dtype=np.float64)
+            if array.shape != current.shape:
+                raise ValueError(
+                    f"{name} has shape {array.shape}, the network needs {current.shape}"
+                )
+            np.copyto(current, array)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Return copies of the weights, by projection name."""
+        return {name: w.copy() for name, w in self._plan.weights.items()}
+
+    def variable(self, name: str) -> np.ndarray:
+        """Return a copy of one variable by its stable name (see ``Recorder``).
+
+        Rates and dendrites are those of the last step (0 before the first).
+
+        Raises:
+            KeyError: no such variable.
+        """
+        return np.array(self._current(name))
+
+    def variable_names(self) -> list[str]:
+        """Return the names ``variable`` and ``Recorder`` accept."""
+        plan = self._plan
+        return [*plan.views, *plan.weights, *plan.traces]
+
+    def _current(self, name: str) -> np.ndarray:
+        plan = self._plan
+        for table in (plan.views, plan.weights, plan.traces):
+            if name in table:
+                return table[name]
+        raise KeyError(f"no variable {name!r}")
+
+    def _reset_potentials(self) -> None:
+        self._plan.values[...] = 0.0
+        self._plan.integration.potentials[...] = self._plan.rests
+
+    def _starting_weights(
+        self, weights: Mapping[str, np.ndarray] | None, base_dir: Path | None
+    ) -> dict[str, np.ndarray]:
+        if weights is None:
+            return initial_weights(self.network, base_dir)
+        names = {p.name for p in self.network.projections}
+        if set(weights) != names:
+            raise SimError(
+                f"weights must be given for exactly the projections {sorted(names)}"
+            )
+        chosen = {}
+        for projection in self.network.projections:
+            array = np.array(weights[projection.name], dtype=np.float64)
+            shape = weight_shape(self.network, projection)
+            if array.shape != shape:
+                raise SimError(
+                    f"weights of {projection.name} have shape {array.shape}, "
+                    f"the projection needs {shape}"
+                )
+            chosen[projection.name] = array
+        return chosen
+
+    def _steps(self, duration: float) -> int:
+        return int(round(duration / self.dt))
+
+    # -- One time step -------------------------------------------------------
+
+    def step(
+        self,
+        pattern: np.ndarray,
+        target: np.ndarray | None = None,
+        *,
+        teach: bool = False,
+        plastic: bool = False,
+        noise: bool = False,
+        learn: Iterable[str] | None = None,
+    ) -> None:
+        """Advance the network by one time step.
+
+        Args:
+            pattern: the presented input, of the input's size.
+            target: the presented target potentials, of the output's size, or
+                ``None`` (the filtered target then keeps its value).
+            teach: whether the target's nudging is on.
+            plastic: whether plasticity is on for this step.
+            noise: whether the compartments' noise is on.
+            learn: the projections that learn when ``plastic``; ``None``
+                means every plastic projection.
+        """
+        filtered, presented = self._signals(pattern, target)
+        names = self._plan.learning if learn is None else learn
+        learning = self._learning(names) if plastic else ((), ())
+        draws = self._noise(1) if noise else None
+        noise_row = None if draws is None else draws[0]
+        self._advance(filtered, presented, teach, learning, noise_row)
+
+    def _advance(
+        self,
+        filtered: np.ndarray,
+        presented: np.ndarray,
+        teach: bool,
+        learning: tuple[tuple[Learning, ...], tuple[Consolidation, ...]],
+        noise: np.ndarray | None,
+    ) -> None:
+        """Run the five parts of a step.
+
+        ``filtered`` is the filtered input (or target and input) and
+        ``presented`` what it follows; ``noise`` is the step's scaled noise.
+
+        Steps 2 to 5 read only the filtered signals and step-``n`` values, so
+        their order is free. The rules' updates (step 5) are computed before
+        the potentials move (step 4) and the weights move last, so that each
+        can be updated in place.
+        """
+        plan = self._plan
+
+        if self._filter_gain is None:
+            np.copyto(filtered, presented)
+        else:
+            filtered += self._filter_gain * (presented - filtered)
+
+        for rate in plan.rates:
+            rate()
+
+        for dendrite in plan.dendrites:
+            dendrite.update()
+
+        rules, consolidations = learning
+        for rule in rules:
+            rule.compute()
+
+        plan.integration.advance(teach, noise)
+
+        for consolidation in consolidations:
+            consolidation.apply()
+
+    def _noise(self, steps: int) -> np.ndarray:
+        """Return ``steps`` rows of scaled noise, one column per potential.
+
+        Each population draws, per step, one block of its size per noisy
+        compartment in declaration order; drawing all steps at once gives the
+        same numbers. Potentials without noise get 0.
+        """
+        potentials = self._plan.integration.potentials
+        noise = np.zeros((steps, potentials.size))
+        for population in self._plan.noisy:
+            size = population.size
+            xi = self._generators[population.name].standard_normal(
+                (steps, size * len(population.blocks))
+            )
+            for column, (offset, scale) in enumerate(population.blocks):
+                block = xi[:, column * size : (column + 1) * size]
+                noise[:, offset : offset + size] = scale * block
+        return noise
+
+    def _learning(
+        self, names: Iterable[str]
+    ) -> tuple[tuple[Learning, ...], tuple[Consolidation, ...]]:
+        """Return the rules and weight updates of the projections ``names``."""
+        plan = self._plan
+        chosen = set(names)
+        consolidations = plan.consolidations(chosen)
+        rules = tuple(rule for name, rule in plan.learning.items() if name in chosen)
+        return rules, consolidations
+
+    def _signals(
+        self, pattern: np.ndarray, target: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the filtered signals of a step and the values they follow.
+
+        The filtered target sits just before the filtered input in the value
+        buffer, so with a target both are one view, following
+        ``[target, pattern]``, and step 1 is one operation.
+
+        Raises:
+            ValueError: the pattern or the target has the wrong shape.
+        """
+        plan = self._plan
+        pattern = np.array(pattern, dtype=np.float64)
+        if pattern.shape != (plan.input_size,):
+            raise ValueError(
+                f"a pattern has shape {pattern.shape}, the input needs "
+                f"({plan.input_size},)"
+            )
+        if target is None:
+            return plan.views[plan.input_rate], pattern
+        target = np.array(target, dtype=np.float64)
+        if target.shape != (plan.output_size,):
+            raise ValueError(
+                f"a target has shape {target.shape}, the output needs "
+                f"({plan.output_size},)"
+            )
+        return plan.signals, np.concatenate([target, pattern])
+
+    # -- Patterns ------------------------------------------------------------
+
+    def present(
+        self,
+        pattern: np.ndarray,
+        target: np.ndarray | None = None,
+        *,
+        teach: bool = False,
+        learn: Iterable[str] = (),
+        noise: bool = False,
+        record: Recorder | None = None,
+    ) -> np.ndarray:
+        """Show one pattern for the protocol's pattern time; return its read-out.
+
+        Plasticity is on for the projections in ``learn`` from the end of the
+        settling time on. The read-out is the mean of the output's nudged
+        compartment over the last read-out steps.
+
+        Args:
+            pattern: the input, of the input's size.
+            target: the target potentials, of the output's size, or ``None``.
+            teach: whether the target's nudging is on.
+            learn: the names of the projections that learn.
+            noise: whether the compartments' noise is on.
+            record: where to record variables, if anywhere.
+        """
+        filtered, presented = self._signals(pattern, target)
+        learning = self._learning(learn)
+        settling = ((), ())
+        steps = self.steps_per_pattern
+        noise = self._noise(steps) if noise else None
+        if record is not None:
+            self._check_names(record.names)
+        first_read = steps - self.readout_steps
+        readout = self._readout()
+        total = np.zeros(readout.size)
+        for k in range(steps):
+            self._advance(
+                filtered,
+                presented,
+                teach,
+                learning if k >= self.settle_steps else settling,
+                None if noise is None else noise[k],
+            )
+            if k >= first_read:
+                total += readout
+            if record is not None and record.every == "step":
+                record.take(self._current)
+        if record is not None and record.every == "pattern":
+            record.take(self._current)
+        return total / self.readout_steps
+
+    def _readout(self) -> np.ndarray:
+        if self._plan.readout is None:
+            raise SimError(
+                f"the output {self.network.output!r} has no nudging from the "
+                "target, so its read-out compartment is not defined"
+            )
+        return self._plan.views[self._plan.readout]
+
+    def _check_names(self, names: Iterable[str]) -> None:
+        known = set(self.variable_names())
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise KeyError(f"cannot record {unknown}: known are {sorted(known)}")
+
+    def train(
+        self,
+        patterns: np.ndarray,
+        targets: np.ndarray,
+        phase: ir.Phase | str,
+        *,
+        record: Recorder | None = None,
+    ) -> np.ndarray:
+        """Show every pattern with its target as ``phase`` says; return read-outs.
+
+        Args:
+            patterns: one pattern per row.
+            targets: class labels (integers, turned into ``target_high`` and
+                ``target_low`` potentials) or target potentials, one row each.
+            phase: the protocol phase (or its name) that sets ``teach``,
+                ``noise`` and which projections learn.
+            record: where to record variables, if anywhere.
+        """
+        phase = self._phase(phase)
+        patterns = np.asarray(patterns, dtype=np.float64)
+        potentials = self._target_potentials(targets, len(patterns))
+        readouts = [
+            self.present(
+                pattern,
+                target,
+                teach=phase.teach,
+                learn=phase.learn,
+                noise=phase.noise,
+                record=record,
+            )
+            for pattern, target in zip(patterns, potentials, strict=True)
+        ]
+        return np.array(readouts).reshape(len(patterns), self._plan.output_size)
+
+    def evaluate(
+        self,
+        patterns: np.ndarray,
+        labels: np.ndarray,
+        *,
+        record: Recorder | None = None,
+    ) -> Evaluation:
+        """Show every pattern without a target; return loss, accuracy, read-outs.
+
+        Plasticity and noise are off, and everything is restored afterwards
+        (the state, and the rates and dendrites of the last step), so
+        evaluating changes nothing.
+
+        Args:
+            patterns: one pattern per row.
+            labels: the class of each pattern.
+            record: where to record variables, if anywhere.
+        """
+        patterns = np.asarray(patterns, dtype=np.float64)
+        labels = np.asarray(labels)
+        saved, values = self.state(), self._plan.values.copy()
+        try:
+            readouts = np.array(
+                [self.present(pattern, record=record) for pattern in patterns]
+            ).reshape(len(patterns), self._plan.output_size)
+        finally:
+            self.set_state(saved)
+            np.copyto(self._plan.values, values)
+        targets = self._target_potentials(labels, len(patterns))
+        loss = float(np.mean((readouts - targets) ** 2))
+        accuracy = float(np.mean(np.argmax(readouts, axis=1) == labels))
+        return Evaluation(loss, accuracy, readouts)
+
+    def _target_potentials(self, targets: np.ndarray, count: int) -> np.ndarray:
+        targets = np.asarray(targets)
+        if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer):
+            targets = target_potentials(
+                targets,
+                self._plan.output_size,
+                high=self.protocol.target_high,
+                low=self.protocol.target_low,
+            )
+        targets = np.asarray(targets, dtype=np.float64)
+        if targets.shape != (count, self._plan.output_size):
+            raise ValueError(
+                f"targets have shape {targets.shape}, expected integer labels "
+                f"({count},) or potentials ({count}, {self._plan.output_size})"
+            )
+        return targets
+
+    # -- Phases --------------------------------------------------------------
+
+    def run_phase(
+        self,
+        phase: ir.Phase | str | int,
+        data: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        record: Recorder | None = None,
+    ) -> PhaseResult:
+        """Run one phase of the protocol.
+
+        A phase with ``input = data`` shows ``data`` (patterns, labels) in
+        order, ``epochs`` times, or its first ``patterns`` patterns (cycling
+        through the data if it is shorter). A phase with ``input = random``
+        shows ``patterns`` patterns drawn uniformly from ``[0, 1)`` by
+        ``numpy.random.default_rng([seed, 1000 + phase index])``, one row per
+        pattern, without a target.
+
+        Args:
+            phase: the phase, its name or its index in the protocol.
+            data: (patterns, labels or target potentials) for a data phase.
+            validation: (patterns, labels) to evaluate after every epoch.
+            record: where to record variables, if anywhere.
+
+        Raises:
+            ValueError: a data phase without data, or a phase that does not
+                say how many patterns or epochs it lasts.
+        """
+        index = self._phase_index(phase)
+        phase = self.protocol.phases[index]
+        logger.info("phase %s", phase.name)
+        if phase.input == "random":
+            return self._run_random(phase, index, validation, record)
+        if data is None:
+            raise ValueError(f"phase {phase.name!r} shows data: pass data")
+        patterns, targets = (np.asarray(a) for a in data)
+        if phase.epochs is not None:
+            result = PhaseResult(phase.name, np.zeros((0, self._plan.output_size)))
+            for epoch in range(phase.epochs):
+                readouts = self.train(patterns, targets, phase, record=record)
+                result.readouts = np.concatenate([result.readouts, readouts])
+                if validation is not None:
+                    result.validation.append(self.evaluate(*validation))
+                    logger.info("epoch %d: %s", epoch + 1, result.validation[-1][:2])
+            return result
+        if phase.patterns is None:
+            raise ValueError(f"phase {phase.name!r} gives neither patterns nor epochs")
+        chosen = np.arange(phase.patterns) % len(patterns)
+        readouts = self.train(patterns[chosen], targets[chosen], phase, record=record)
+        result = PhaseResult(phase.name, readouts)
+        if validation is not None:
+            result.validation.append(self.evaluate(*validation))
+        return result
+
+    def run_protocol(
+        self,
+        data: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> list[PhaseResult]:
+        """Run every phase of the protocol in order (see ``run_phase``)."""
+        return [
+            self.run_phase(index, data, validation=validation)
+            for index in range(len(self.protocol.phases))
+        ]
+
+    def _run_random(
+        self,
+        phase: ir.Phase,
+        index: int,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        record: Recorder | None,
+    ) -> PhaseResult:
+        if phase.patterns is None:
+            raise ValueError(f"random phase {phase.name!r} must give its patterns")
+        stream = [self.network.seed, RANDOM_PHASE_STREAM + index]
+        patterns = np.random.default_rng(stream).random(
+            (phase.patterns, self._plan.input_size)
+        )
+        readouts = [
+            self.present(pattern, learn=phase.learn, noise=phase.noise, record=record)
+            for pattern in patterns
+        ]
+        result = PhaseResult(
+            phase.name,
+            np.array(readouts).reshape(len(patterns), self._plan.output_size),
+        )
+        if validation is not None:
+            result.validation.append(self.evaluate(*validation))
+        return result
+
+    def _phase(self, phase: ir.Phase | str | int) -> ir.Phase:
+        if isinstance(phase, ir.Phase):
+            return phase
+        return self.protocol.phases[self._phase_index(phase)]
+
+    def _phase_index(self, phase: ir.Phase | str | int) -> int:
+        phases = self.protocol.phases
+        if isinstance(phase, int):
+            if not 0 <= phase < len(phases):
+                raise ValueError(f"no phase {phase}: the protocol has {len(phases)}")
+            return phase
+        for index, candidate in enumerate(phases):
+            if candidate == phase or candidate.name == phase:
+                return index
+        names = [p.name for p in phases]
+        raise ValueError(f"no phase {phase!r}: the protocol has {names}")
