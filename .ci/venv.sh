@@ -72,6 +72,20 @@ pip_quiet() {
     fi
 }
 
+# Graphviz's `dot` draws networks for `mcdlc graph` (its tests skip without it).
+# Installed only when `dot` is missing and apt-get exists; needs root, as CI is.
+if ! command -v dot >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]]; then
+        say "installing graphviz (for mcdlc graph) with apt-get"
+        if ! { apt-get update -qq && apt-get install -y -qq graphviz; } \
+            >"${TMPDIR:-/tmp}/mcdl-apt.log" 2>&1; then
+            say "apt-get install graphviz failed; mcdlc graph tests will skip"
+        fi
+    else
+        say "graphviz ('dot') is missing: 'sudo apt-get install graphviz' for mcdlc graph"
+    fi
+fi
+
 if venv_ok; then
     say "re-using $VENV ($("$VENV/bin/python" -V 2>&1))"
 else

@@ -13,6 +13,7 @@ from pathlib import Path
 from mcdl import __version__
 from mcdl.compiler import Result, compile_file
 from mcdl.diagnostics import render_json, render_text
+from mcdl.tools.commands import register as register_tools
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary", action="store_true", help="print a summary of each network"
     )
     check.set_defaults(run=_check)
+
+    register_tools(commands)
     return parser
 
 
