@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcdl import ir
-from mcdl.diagnostics import Diagnostic
+from mcdl.diagnostics import Diagnostic, error
 from mcdl.frontend import imports
 from mcdl.passes.derive import derive
 from mcdl.passes.resolve import resolve
-from mcdl.source import SourceFile
+from mcdl.source import SourceFile, Span
 
 log = logging.getLogger("mcdl")
 
@@ -41,7 +42,27 @@ def compile_text(text: str, name: str = "<spec>", path: Path | None = None) -> R
     return _compile(imports.load_text(text, name, path))
 
 
+#: Constants and functions are evaluated recursively; a chain of a few
+#: thousand of them is allowed, a longer one is reported (E0104).
+_RECURSION_LIMIT = 8000
+
+
 def _compile(loaded: imports.Loaded) -> Result:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
+    try:
+        return _passes(loaded)
+    except RecursionError:
+        span = loaded.main.span if loaded.main else Span.point("<spec>", 1, 1)
+        message = "constants or functions depend on each other too deeply"
+        hint = "shorten the chain of constants or function calls"
+        result = Result(None, [error("E0104", span, message, hint)], loaded.sources)
+        return result
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _passes(loaded: imports.Loaded) -> Result:
     started = time.perf_counter()
     result = Result(None, list(loaded.diagnostics), loaded.sources, loaded.main)
     if loaded.main is None or loaded.diagnostics:
@@ -54,7 +75,7 @@ def _compile(loaded: imports.Loaded) -> Result:
     source = ir.SourceInfo(
         span=loaded.main.span, file=Path(main.name).name, sha256=main.sha256
     )
-    network, derived = derive(scope, source)
+    network, derived = derive(scope, source, quiet=bool(diagnostics))
     result.network = network if not diagnostics else None
     result.diagnostics.extend(derived)
     log.debug("checked %s in %.1f ms", main.name, 1e3 * (time.perf_counter() - started))

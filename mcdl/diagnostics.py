@@ -106,9 +106,10 @@ def error(code: str, span: Span, message: str, hint: str | None = None) -> Diagn
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Return a 'did you mean' hint for a misspelt ``name``, or None."""
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    by_folded = {c.lower(): c for c in sorted(set(candidates), reverse=True)}
+    matches = difflib.get_close_matches(name.lower(), sorted(by_folded), n=1)
     if matches:
-        return f"did you mean '{matches[0]}'?"
+        return f"did you mean '{by_folded[matches[0]]}'?"
     return None
 
 
@@ -127,7 +128,9 @@ def render_text(diagnostic: Diagnostic, source: SourceFile | None) -> str:
     lines = [head]
     text = source.line(span.line) if source is not None else ""
     if text:
-        shown = text.expandtabs(1)
+        # One character per column: tabs and other control characters are
+        # shown as spaces so the caret stays under the span.
+        shown = "".join(c if c.isprintable() else " " for c in text)
         width = span.end_column - span.column if span.end_line == span.line else 1
         width = max(1, min(width, len(shown) - span.column + 1))
         gutter = f"{span.line:>4} | "

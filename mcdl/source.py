@@ -41,7 +41,11 @@ class SourceFile:
     lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+        # Only "\n" ends a line, as for the parser; other breaks stay in it.
+        lines = [line.removesuffix("\r") for line in self.text.split("\n")]
+        if lines and lines[-1] == "":
+            lines.pop()
+        object.__setattr__(self, "lines", tuple(lines))
 
     @property
     def sha256(self) -> str:

@@ -37,7 +37,7 @@ class Loaded:
 def load_text(text: str, name: str, path: Path | None = None) -> Loaded:
     """Parse the spec ``text`` (reported as ``name``) and its imports."""
     loaded = Loaded(main=None)
-    source = SourceFile(name=name, text=text, path=path)
+    source = SourceFile(name=name, text=text.removeprefix("\ufeff"), path=path)
     loaded.main = _load(source, loaded, stack=[])
     return loaded
 
@@ -76,10 +76,12 @@ def _decode(raw: bytes, name: str, diagnostics: list[Diagnostic]) -> str | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         span = Span.point(name, line, column)
         diagnostics.append(error("E0106", span, "the file is not valid UTF-8"))
         return None
+    text = text.removeprefix("\ufeff")
     if "\x00" in text:
         offset = text.index("\x00")
         line = text.count("\n", 0, offset) + 1
@@ -119,7 +121,12 @@ def _import(decl: ir.ImportDecl, here: Path | None, loaded: Loaded, stack) -> No
     name = _display_name(decl.path, target)
     if name in loaded.sources:
         return
-    raw = target.read_bytes()
+    try:
+        raw = target.read_bytes()
+    except OSError as exc:
+        message = f"cannot read the imported file '{decl.path}': {exc.strerror or exc}"
+        loaded.diagnostics.append(error("E0701", decl.span, message))
+        return
     text = _decode(raw, name, loaded.diagnostics)
     if text is None:
         return

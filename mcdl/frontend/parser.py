@@ -5,8 +5,9 @@ Rules checked here:
 1. The text is at most ``MAX_BYTES`` long (E0103) and valid UTF-8 (E0106).
 2. The text follows ``grammar/mcdl.lark`` (E0101, E0102). After an error the
    parser drops the offending token and goes on, so one run reports the
-   errors of several statements; errors on the line of the previous error
-   are assumed to follow from it and are not reported.
+   errors of several statements. An error is taken to follow from the
+   previous one, and is not reported, when it is on the same line or when
+   fewer than ``RECOVERED`` tokens were accepted in between.
 3. Blocks and expressions nest at most ``MAX_DEPTH`` deep (E0104), so that
    no later stage recurses without bound.
 """
@@ -25,6 +26,7 @@ from mcdl.source import SourceFile, Span
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 100
 MAX_ERRORS = 20
+RECOVERED = 3
 
 _READABLE = {
     "NAME": "a name",
@@ -35,15 +37,33 @@ _READABLE = {
 }
 
 
+class _TokenCounter:
+    """Counts the tokens the lexer produces, to tell recovery from cascades."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, token: lark.Token) -> lark.Token:
+        self.count += 1
+        return token
+
+
+_COUNTER = _TokenCounter()
+
+
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
-    return lark.Lark(
-        grammar_path().read_text(encoding="utf-8"),
+    grammar = grammar_path().read_text(encoding="utf-8")
+    options = dict(
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
         cache=False,
+    )
+    names = [t.name for t in lark.Lark(grammar, **options).terminals]
+    return lark.Lark(
+        grammar, lexer_callbacks={name: _COUNTER for name in names}, **options
     )
 
 
@@ -55,18 +75,23 @@ def parse(source: SourceFile) -> tuple[lark.Tree | None, list[Diagnostic]]:
         return None, [error("E0103", span, message)]
 
     diagnostics: list[Diagnostic] = []
+    parser = _parser()
+    _COUNTER.count = 0
+    last_error_at = [-RECOVERED]
 
     def on_error(exc: UnexpectedInput) -> bool:
         diagnostic = _syntax_error(source, exc)
         last = diagnostics[-1].span.line if diagnostics else 0
-        if diagnostic.span.line > last:
+        recovered = _COUNTER.count - last_error_at[0] > RECOVERED
+        if diagnostic.span.line > last and (recovered or not diagnostics):
             diagnostics.append(diagnostic)
+        last_error_at[0] = _COUNTER.count
         if diagnostic.code == "E0102" or len(diagnostics) >= MAX_ERRORS:
             return False
         return True
 
     try:
-        tree = _parser().parse(source.text, on_error=on_error)
+        tree = parser.parse(source.text, on_error=on_error)
     except UnexpectedInput as exc:
         if not diagnostics:
             diagnostics.append(_syntax_error(source, exc))
@@ -98,6 +123,8 @@ def _syntax_error(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
             else ""
         )
         span = Span.point(source.name, line, column)
+        if source.text.startswith("/*", exc.pos_in_stream):
+            return error("E0101", span, "this block comment is never closed with */")
         return error("E0101", span, f"unexpected character {char!r}")
     token = exc.token
     end_column = column + max(1, len(str(token)))
@@ -127,15 +154,21 @@ def _readable(terminal: str) -> str:
     return terminal.lower()
 
 
+_EXPRESSION_RULES = {"add", "sub", "mul", "div", "pow", "neg", "call", "unary"}
+
+
 def _first_too_deep(tree: lark.Tree) -> lark.Tree | None:
-    stack = [(tree, 1)]
+    """The outermost expression (or block) that nests deeper than allowed."""
+    stack: list[tuple[lark.Tree, int, lark.Tree | None]] = [(tree, 1, None)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, expression = stack.pop()
+        if expression is None and node.data in _EXPRESSION_RULES:
+            expression = node
         if depth > MAX_DEPTH:
-            return node
+            return expression or node
         for child in node.children:
             if isinstance(child, lark.Tree):
-                stack.append((child, depth + 1))
+                stack.append((child, depth + 1, expression))
     return None
 
 

@@ -29,10 +29,11 @@ NEURON_SETTINGS = ("rate",)
 
 
 def neuron_env(
-    neuron: ir.NeuronDecl, args: tuple[ir.Keyword, ...], values: Values
+    neuron: ir.NeuronDecl, instance: ir.Instance, values: Values
 ) -> dict[str, Quantity] | None:
-    """The parameter values of an instance of ``neuron`` given ``args``."""
+    """The parameter values of ``instance``, a population of ``neuron``."""
     diagnostics = values.diagnostics
+    args = instance.args
     params = {p.name.text: p for p in neuron.params}
     env: dict[str, Quantity] = {}
     ok = True
@@ -52,7 +53,8 @@ def neuron_env(
             continue
         if param.default is None:
             message = f"'{neuron.name.text}' needs the parameter '{name}'"
-            diagnostics.append(error("E0602", param.span, message))
+            hint = f"give it as {instance.neuron.text}({name} = ...)"
+            diagnostics.append(error("E0602", instance.neuron.span, message, hint))
             ok = False
             continue
         value = values.quantity(param.default, {})

@@ -40,14 +40,22 @@ PHASE_SETTINGS = ("epochs", "patterns", "inputs", "teach", "noise")
 DATASETS = ("bars", "digits", "regression", "random")
 
 
-def derive(scope: Scope, source: ir.SourceInfo) -> tuple[ir.Network | None, list]:
-    """Build the checked network of ``scope``; None if anything is wrong."""
-    return _Builder(scope, source).build()
+def derive(
+    scope: Scope, source: ir.SourceInfo, quiet: bool = False
+) -> tuple[ir.Network | None, list]:
+    """Build the checked network of ``scope``; None if anything is wrong.
+
+    With ``quiet`` (earlier passes found errors), diagnostics that only say
+    that something is missing are left out, since what is missing may just
+    not have been built because of those errors.
+    """
+    return _Builder(scope, source, quiet).build()
 
 
 class _Builder:
-    def __init__(self, scope: Scope, source: ir.SourceInfo) -> None:
+    def __init__(self, scope: Scope, source: ir.SourceInfo, quiet: bool) -> None:
         self.scope = scope
+        self.prior_errors = quiet
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.values = Values(scope, self.diagnostics)
@@ -56,6 +64,9 @@ class _Builder:
 
     def _report(self, code, span, message, hint=None) -> None:
         self.diagnostics.append(error(code, span, message, hint))
+
+    def _has_errors(self) -> bool:
+        return self.prior_errors or bool(self.diagnostics)
 
     def build(self):
         network = self.scope.network
@@ -144,7 +155,7 @@ class _Builder:
         neuron = self.scope.neurons.get(instance.neuron.text)
         if size is None or neuron is None:
             return
-        env = couplings.neuron_env(neuron, instance.args, self.values)
+        env = couplings.neuron_env(neuron, instance, self.values)
         if env is None:
             return
         name = f"{layer.name.text}.{instance.name.text}"
@@ -241,6 +252,7 @@ class _Builder:
         def resolve(ref: ir.Ref) -> ir.Expr | None:
             problem = locality.check_ref(ref, params, self.scope)
             if problem is not None:
+                self.diagnostics.append(problem)
                 return None
             if ref.parts[0] in ("w", "pre"):
                 return ref
@@ -397,30 +409,32 @@ class _Builder:
     def _self_predicting(self, projections, nudgings) -> list[ir.Projection]:
         # After an earlier error a partner may be missing only because it was
         # not built; reporting that too would bury the real mistake.
-        self._quiet = bool(self.diagnostics)
+        self._quiet = self._has_errors()
         nudged_from = {n.target: n.source for n in nudgings if n.source is not None}
+        by_ends: dict[tuple[str, str], list[ir.Projection]] = {}
+        for candidate in projections:
+            if not isinstance(candidate.init, ir.SelfPredictingInit):
+                key = (candidate.source, candidate.target)
+                by_ends.setdefault(key, []).append(candidate)
         result = []
         for projection in projections:
             if not isinstance(projection.init, ir.SelfPredictingInit):
                 result.append(projection)
                 continue
-            init = self._closed_form(projection, projections, nudged_from)
+            init = self._closed_form(projection, by_ends, nudged_from)
             if init is not None:
                 projection = projection.model_copy(update={"init": init})
             result.append(projection)
         return result
 
-    def _closed_form(self, projection, projections, nudged_from):
+    def _closed_form(self, projection, by_ends, nudged_from):
         span = projection.init.span
         upper = nudged_from.get(projection.source)
         if upper is not None:
             partners = [
                 p
-                for p in projections
-                if p.source == upper
-                and p.target == projection.target
-                and p.compartment == projection.compartment
-                and not isinstance(p.init, ir.SelfPredictingInit)
+                for p in by_ends.get((upper, projection.target), ())
+                if p.compartment == projection.compartment
             ]
             if len(partners) == 1:
                 return ir.SelfPredictingInit(
@@ -428,13 +442,7 @@ class _Builder:
                 )
         upper = nudged_from.get(projection.target)
         if upper is not None:
-            partners = [
-                p
-                for p in projections
-                if p.source == projection.source
-                and p.target == upper
-                and not isinstance(p.init, ir.SelfPredictingInit)
-            ]
+            partners = list(by_ends.get((projection.source, upper), ()))
             if len(partners) == 1:
                 up = partners[0]
                 up_prediction = self.populations[up.target].compartment(up.compartment)
@@ -463,6 +471,8 @@ class _Builder:
         network = self.scope.network
         inputs = [p for p in self.populations.values() if p.is_input]
         outputs = [n for n in nudgings if n.source is None]
+        if self._has_errors() and (len(inputs) == 0 or len(outputs) == 0):
+            return None
         ok = True
         if len(inputs) != 1:
             message = f"a network needs exactly one input, not {len(inputs)}"
@@ -470,12 +480,25 @@ class _Builder:
                 "E0904", network.name.span, message, "declare 'input NAME[size]'"
             )
             ok = False
-        if len(outputs) != 1:
+        seen: dict[str, ir.Nudging] = {}
+        for nudging in outputs:
+            if nudging.target in seen:
+                first = seen[nudging.target].span
+                message = (
+                    f"'{nudging.target}' is already nudged from the target at {first}"
+                )
+                self._report("E0202", nudging.span, message)
+                ok = False
+            seen.setdefault(nudging.target, nudging)
+        if len(seen) != 1:
+            names = ", ".join(f"'{name}'" for name in seen) or "none"
             message = (
-                "a network needs exactly one population nudged 'from target', "
-                f"not {len(outputs)}"
+                "a network needs exactly one population nudged 'from target'; "
+                f"found {names}"
             )
-            hint = "add 'nudge LAYER.POP.soma from target g = 0.8'"
+            hint = (
+                "add 'nudge LAYER.POP.soma from target g = 0.8'" if not seen else None
+            )
             self._report("E0904", network.name.span, message, hint)
             ok = False
         if not ok:
@@ -542,6 +565,7 @@ class _Builder:
             self._report("E0903", decl.span, message)
             return None
         plastic = [p.name for p in projections if p.plastic]
+        self._built = {p.name for p in projections}
         phases = tuple(self._phase(p, plastic, i) for i, p in enumerate(decl.phases))
         if not phases:
             phases = (
@@ -592,13 +616,14 @@ class _Builder:
             self._report("E0903", decl.span, message)
             return None
         learn = tuple(plastic)
+        plastic = set(plastic)
         if decl.learn is not None:
             names = [n.text for n in decl.learn]
             if names == ["none"]:
                 learn = ()
             elif names != ["all"]:
                 for name in decl.learn:
-                    if name.text in self.scope.projections and name.text not in plastic:
+                    if name.text in self._built and name.text not in plastic:
                         message = f"'{name.text}' has no 'learn' rule; it cannot learn"
                         self._report("E0903", name.span, message)
                         return None

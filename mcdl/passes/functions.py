@@ -66,6 +66,12 @@ class Inliner:
         if isinstance(expr, ir.Unary):
             return ir.Unary(span=expr.span, operand=again(expr.operand))
         if isinstance(expr, ir.Binary):
+            if expr.op in "+-" and self._dim(expr.left, env) != self._dim(
+                expr.right, env
+            ):
+                message = f"'{expr.op}' combines a time with a plain number"
+                self._report("E0402", expr.span, message)
+                raise _Failed
             return ir.Binary(
                 span=expr.span,
                 op=expr.op,
@@ -105,6 +111,11 @@ class Inliner:
         builtin = BUILTINS.get(expr.func)
         if builtin is not None:
             bound = self._bind(expr, builtin.params, dict(builtin.defaults))
+            for value in bound.values():
+                if not isinstance(value, float) and self._dim(value, env) != 0:
+                    message = f"'{expr.func}' takes plain numbers, not times"
+                    self._report("E0402", value.span, message)
+                    raise _Failed
             args = tuple(
                 ir.Num(span=expr.span, value=bound[p])
                 if isinstance(bound[p], float)
@@ -140,6 +151,31 @@ class Inliner:
         return self._inline(
             function.body, {}, inner, resolve, phi, stack + (expr.func,)
         )
+
+    def _dim(self, expr: ir.Expr, env: dict[str, Quantity]) -> int:
+        """The power of time ``expr`` carries: units and timed parameters."""
+        if isinstance(expr, ir.Num):
+            return 0 if expr.unit is None else 1
+        if isinstance(expr, ir.Ref):
+            if expr.dotted in env:
+                return env[expr.dotted].time
+            if len(expr.parts) == 1 and expr.dotted in self.scope.consts:
+                value = self.values.const(expr.dotted)
+                return value.time if value is not None else 0
+            return 0
+        if isinstance(expr, ir.Unary):
+            return self._dim(expr.operand, env)
+        if isinstance(expr, ir.Binary):
+            left = self._dim(expr.left, env)
+            if expr.op in "+-":
+                return left
+            right = self._dim(expr.right, env)
+            if expr.op == "*":
+                return left + right
+            if expr.op == "/":
+                return left - right
+            return 0
+        return 0
 
     def _bind(self, call: ir.Call, params, defaults: dict[str, float]) -> dict:
         if len(call.args) > len(params):

@@ -63,6 +63,7 @@ class Values:
         self.diagnostics = diagnostics
         self._consts: dict[str, Quantity | None] = {}
         self._evaluating: set[str] = set()
+        self._calling: tuple[str, ...] = ()
 
     # -- public ---------------------------------------------------------
 
@@ -230,6 +231,13 @@ class Values:
         if right.time != 0 or (left.time != 0 and right.value != int(right.value)):
             self._report("E0402", expr.span, "a power must be a plain number")
             raise _NotConstant
+        if left.value < 0 and right.value != int(right.value):
+            message = "a negative number to a fractional power is not a real number"
+            self._report("E0404", expr.span, message)
+            raise _NotConstant
+        if left.value == 0 and right.value < 0:
+            self._report("E0404", expr.span, "zero to a negative power")
+            raise _NotConstant
         return Quantity(left.value**right.value, left.time * int(right.value))
 
     def _call(self, expr: ir.Call, env: dict[str, Quantity]) -> Quantity:
@@ -243,16 +251,25 @@ class Values:
                 )
                 self._report("E0603", expr.span, message, hint)
                 raise _NotConstant
-            bound = _bind(expr, [p.name.text for p in function.params], {}, self)
-            values = {name: self._eval(arg, env) for name, arg in bound.items()}
-            if len(self._evaluating) > 50:
-                self._report("E0601", expr.span, f"'{expr.func}' calls itself")
+            if expr.func in self._calling:
+                chain = " -> ".join((*self._calling, expr.func))
+                self._report("E0601", expr.span, f"recursive function call: {chain}")
                 raise _NotConstant
-            self._evaluating.add(f"()({expr.func}")
+            defaults = {}
+            for param in function.params:
+                if param.default is not None:
+                    defaults[param.name.text] = self._eval(param.default, {})
+            params = [p.name.text for p in function.params]
+            bound = _bind(expr, params, {}, self, optional=set(defaults))
+            values = {
+                name: self._eval(arg, env) if name in bound else defaults[name]
+                for name, arg in ((p, bound.get(p)) for p in params)
+            }
+            self._calling = (*self._calling, expr.func)
             try:
                 return self._eval(function.body, values)
             finally:
-                self._evaluating.discard(f"()({expr.func}")
+                self._calling = self._calling[:-1]
         defaults = dict(builtin.defaults)
         bound = _bind(expr, list(builtin.params), defaults, self)
         args = []
@@ -267,8 +284,18 @@ class Values:
         return Quantity(float(_FUNCTIONS[expr.func](*args)))
 
 
-def _bind(call: ir.Call, params: list[str], defaults: dict[str, float], values):
-    """Match a call's arguments to ``params``; report E0602 on a mismatch."""
+def _bind(
+    call: ir.Call,
+    params: list[str],
+    defaults: dict[str, float],
+    values,
+    optional: set[str] = frozenset(),
+):
+    """Match a call's arguments to ``params``; report E0602 on a mismatch.
+
+    Parameters in ``defaults`` get their default as a ``Quantity``; those in
+    ``optional`` are left out of the result when not given.
+    """
     bound: dict[str, object] = {}
     if len(call.args) > len(params):
         message = f"'{call.func}' takes {len(params)} arguments, not {len(call.args)}"
@@ -291,6 +318,8 @@ def _bind(call: ir.Call, params: list[str], defaults: dict[str, float], values):
         if name not in bound:
             if name in defaults:
                 bound[name] = Quantity(defaults[name])
+            elif name in optional:
+                continue
             else:
                 message = f"'{call.func}' needs the argument '{name}'"
                 values._report("E0602", call.span, message)
