@@ -1,9 +1,7 @@
-"""Known bugs of the diagnostics, each as the behaviour it should have.
+"""Regression tests: front-end bugs once found by fixtures and fuzzing.
 
-Every test here states what the compiler should do and is marked as an
-expected failure with the reason it fails today. They are strict: once a bug
-is fixed its test passes, pytest reports that as a failure, and the marker
-must be removed, which keeps this list honest.
+Each test states what the compiler does with an input that once gave a
+traceback, a wrong verdict, a follow-on error or a wrong location.
 """
 
 from __future__ import annotations
@@ -54,10 +52,6 @@ def spec(
 
 def codes(text: str) -> set[str]:
     return {d.code for d in compile_text(text, name="bug.mcdl").diagnostics}
-
-
-def bug(reason: str, raises: type[BaseException] | None = None):
-    return pytest.mark.xfail(reason=reason, strict=True, raises=raises)
 
 
 def test_the_spec_these_tests_change_is_valid() -> None:
