@@ -11,9 +11,15 @@ import sys
 from pathlib import Path
 
 from mcdl import __version__
+from mcdl.build import LAYOUTS, TARGETS, BuildError
+from mcdl.build import build as build_spec
 from mcdl.compiler import Result, compile_file
+from mcdl.data import DataError
 from mcdl.diagnostics import render_json, render_text
+from mcdl.init import InitError
 from mcdl.tools.commands import register as register_tools
+from mcdl.train import loop
+from mcdl.train.engines import ENGINES
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -41,8 +47,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check)
 
+    build = commands.add_parser("build", help="compile a spec into a Lava package")
+    build.add_argument("spec", type=Path, metavar="SPEC")
+    build.add_argument("-o", "--out", type=Path, default=Path("build"), metavar="DIR")
+    build.add_argument("--target", choices=TARGETS, default="cpu")
+    build.add_argument("--layout", choices=LAYOUTS, default="fused")
+    build.set_defaults(run=_build)
+
+    train = commands.add_parser("train", help="build a spec and train it")
+    train.add_argument("spec", type=Path, metavar="SPEC")
+    train.add_argument("--epochs", type=_positive, default=None)
+    train.add_argument(
+        "--dataset", default=None, help="bars, digits or FILE.npz (default: the spec's)"
+    )
+    train.add_argument("--target", choices=TARGETS, default="cpu")
+    train.add_argument("--layout", choices=LAYOUTS, default="fused")
+    train.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="lava",
+        help="lava: the generated package; sim: the reference simulator",
+    )
+    train.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="default: runs/NETWORK",
+    )
+    train.add_argument(
+        "--validate-every",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="patterns between validations (default: a tenth of an epoch)",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue after the last epoch saved"
+    )
+    train.set_defaults(run=_train)
+
     register_tools(commands)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +146,54 @@ def _check(args: argparse.Namespace) -> int:
         merged = Result(None, [d for r in collected for d in r.diagnostics])
         report(merged, "json")
     return status
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        built = build_spec(args.spec, args.out, args.target, args.layout)
+    except BuildError as exc:
+        print(f"mcdlc build: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    report(Result(None, built.diagnostics, built.result.sources))
+    if not built.ok:
+        return EXIT_SPEC
+    print(f"wrote {built.package}")
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    result = compile_file(args.spec)
+    report(result)
+    if not result.ok:
+        return EXIT_SPEC
+    network = result.network
+    run_dir = args.run_dir or Path("runs") / network.name
+    print(f"training {network.name} on {args.engine} ({args.layout}) in {run_dir}")
+    try:
+        history = loop.train(
+            network,
+            args.spec,
+            run_dir,
+            epochs=args.epochs,
+            dataset=args.dataset,
+            engine=args.engine,
+            layout=args.layout,
+            resume=args.resume,
+            validate_every=args.validate_every,
+            progress=loop.stderr_progress,
+        )
+    except (loop.ResumeError, BuildError, DataError, InitError) as exc:
+        print(f"\nmcdlc train: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    print(file=sys.stderr)
+    for epoch in history.epochs:
+        print(
+            f"{epoch.phase} epoch {epoch.epoch}: validation loss {epoch.loss:.4f}, "
+            f"accuracy {100 * epoch.accuracy:.1f} %, {epoch.seconds:.1f} s "
+            f"({1e3 * epoch.seconds / max(1, epoch.patterns):.1f} ms per pattern)"
+        )
+    print(f"weights: {run_dir / loop.WEIGHTS}, curves: {run_dir / loop.CURVES}")
+    return EXIT_OK
 
 
 def summary(result: Result) -> str:

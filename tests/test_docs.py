@@ -73,8 +73,7 @@ network n {
 CUMULATIVE = {"tutorial.md"}
 
 #: Snippets known not to pass, by id, with the reason.
-KNOWN: dict[str, str] = {
-}
+KNOWN: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

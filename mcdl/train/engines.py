@@ -1,0 +1,118 @@
+"""The engines a network can be trained on: generated Lava code or ``mcdl.sim``.
+
+Both offer the same few calls (``train``, ``evaluate``, ``run_phase``,
+``weights``, ``set_weights``, ``close``) so the training loop does not care
+which one runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from mcdl import ir
+from mcdl.build import render, spec_weights, write_package
+from mcdl.sim import Simulator
+
+ENGINES = ("lava", "sim")
+
+
+def load_package(package: Path) -> ModuleType:
+    """Import the generated package in folder ``package`` under a private name.
+
+    The private name keeps a network called like an installed module (or two
+    builds of one network) from shadowing each other.
+    """
+    digest = hashlib.sha256(str(package.resolve()).encode()).hexdigest()[:12]
+    name = f"_mcdl_build_{package.name}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import the package in {package}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def build_package(
+    network: ir.Network,
+    spec: Path,
+    out_dir: Path,
+    layout: str = "fused",
+    target: str = "cpu",
+) -> Path:
+    """Render and write the package of ``network`` into ``out_dir``."""
+    weights, problems = spec_weights(network, spec)
+    if weights is None:
+        raise ValueError(problems[0].message)
+    files = render(network, weights, target, layout)
+    return write_package(files, out_dir, network.name)
+
+
+class SimEngine:
+    """``mcdl.sim`` behind the calls of a generated network."""
+
+    def __init__(self, network: ir.Network, spec: Path, weights=None) -> None:
+        self.network = network
+        self.simulator = Simulator(network, base_dir=spec.parent)
+        if weights is not None:
+            self.set_weights(weights)
+
+    def train(self, inputs, labels, epochs=1, phase=None, callback=None):
+        chosen = phase if phase is not None else _first_data_phase(self.network)
+        readouts = []
+        for _ in range(epochs):
+            for index in range(len(inputs)):
+                out = self.simulator.train(
+                    inputs[index : index + 1], labels[index : index + 1], chosen
+                )
+                readouts.append(out)
+                if callback is not None:
+                    callback(index, None)
+        return np.concatenate(readouts) if readouts else np.zeros((0, 0))
+
+    def evaluate(self, inputs, labels):
+        return self.simulator.evaluate(inputs, labels)
+
+    def run_phase(self, phase, data=None, *, validation=None, callback=None):
+        return self.simulator.run_phase(phase, data, validation=validation)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return self.simulator.weights()
+
+    def set_weights(self, weights) -> None:
+        if isinstance(weights, (str, Path)):
+            with np.load(weights) as archive:
+                weights = {name: archive[name] for name in archive.files}
+        state = self.simulator.state()
+        state.update({name: np.asarray(array) for name, array in weights.items()})
+        self.simulator.set_state(state)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
+
+def _first_data_phase(network: ir.Network) -> str:
+    for phase in network.protocol.phases:
+        if phase.input == "data":
+            return phase.name
+    return network.protocol.phases[0].name

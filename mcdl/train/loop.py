@@ -1,0 +1,309 @@
+"""The training loop behind ``mcdlc train``: phases, epochs, checkpoints.
+
+A run keeps everything in one folder (``runs/<network>`` by default): the
+generated package, ``history.json`` with the validation loss and accuracy
+after every epoch, ``weights.npz`` after every epoch, and ``curves.png``.
+Each checkpoint is written to a temporary file and renamed, so a run killed
+at any moment loses at most the epoch it was in; ``resume`` starts again
+after the last complete epoch.
+
+A resumed run starts the next epoch from the saved weights with the
+potentials, filters, traces and noise generators of a fresh network, so it
+is close to, but not bit-identical with, a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mcdl import data as datasets
+from mcdl import ir
+from mcdl.train import engines
+
+log = logging.getLogger("mcdl")
+
+HISTORY = "history.json"
+WEIGHTS = "weights.npz"
+CURVES = "curves.png"
+
+
+@dataclass
+class Epoch:
+    """The validation after one epoch of a data phase."""
+
+    phase: str
+    epoch: int
+    loss: float
+    accuracy: float
+    seconds: float
+    patterns: int
+
+
+@dataclass
+class History:
+    """Every completed epoch, in order, and the settings of the run."""
+
+    spec_sha256: str
+    engine: str
+    layout: str
+    dataset: str
+    epochs: list[Epoch] = field(default_factory=list)
+    done_phases: list[str] = field(default_factory=list)
+    curve: list[list[float]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "spec_sha256": self.spec_sha256,
+                "engine": self.engine,
+                "layout": self.layout,
+                "dataset": self.dataset,
+                "epochs": [vars(e) for e in self.epochs],
+                "done_phases": self.done_phases,
+                "curve": self.curve,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        raw = json.loads(text)
+        epochs = [Epoch(**e) for e in raw.pop("epochs")]
+        return cls(epochs=epochs, **raw)
+
+
+class ResumeError(ValueError):
+    """A run folder whose checkpoint does not belong to this run."""
+
+
+def load_dataset(name: str, spec: Path):
+    """Return ``(train, validation)`` datasets for ``name``.
+
+    ``bars`` and ``digits`` are built in; any other name is an ``.npz`` file
+    with ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+    """
+    if name == "bars":
+        return datasets.bars(), datasets.bars_validation()
+    if name == "digits":
+        return datasets.digits()
+    path = Path(name)
+    if not path.is_absolute() and not path.exists():
+        path = spec.parent / path
+    return datasets.load_npz(path)
+
+
+def train(
+    network: ir.Network,
+    spec: Path,
+    run_dir: Path,
+    *,
+    epochs: int | None = None,
+    dataset: str | None = None,
+    engine: str = "lava",
+    layout: str = "fused",
+    resume: bool = False,
+    validate_every: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> History:
+    """Train ``network`` through its protocol; checkpoint after every epoch.
+
+    Args:
+        network: the checked network.
+        spec: the spec's path (``file`` initialisers are relative to it).
+        run_dir: the folder of the run.
+        epochs: overrides the epochs of every data phase.
+        dataset: ``bars``, ``digits`` or an ``.npz`` file; default the spec's.
+        engine: ``lava`` (the generated package) or ``sim`` (``mcdl.sim``).
+        layout: ``fused`` or ``layered``, for the Lava engine.
+        resume: continue after the last complete epoch in ``run_dir``.
+        validate_every: patterns between two validations inside an epoch,
+            for the curves; default a tenth of an epoch.
+        progress: called with a one-line progress message now and then.
+
+    Raises:
+        ResumeError: ``resume`` was asked but ``run_dir`` holds another run.
+    """
+    name = dataset or network.protocol.dataset or "bars"
+    train_set, validation = load_dataset(name, spec)
+    history = History(network.source.sha256, engine, layout, name)
+    weights = None
+    if resume:
+        history, weights = _resume(run_dir, history)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    with _open(network, spec, run_dir, engine, layout, weights) as net:
+        for index, phase in enumerate(network.protocol.phases):
+            if phase.name in history.done_phases:
+                continue
+            if phase.input == "random" or phase.epochs is None:
+                started = time.perf_counter()
+                net.run_phase(index, (train_set.inputs, train_set.labels))
+                history.done_phases.append(phase.name)
+                log.info("phase %s: %.1f s", phase.name, time.perf_counter() - started)
+                _checkpoint(run_dir, history, net.weights())
+                continue
+            total = epochs if epochs is not None else phase.epochs
+            done = sum(1 for e in history.epochs if e.phase == phase.name)
+            for epoch in range(done + 1, total + 1):
+                record = _epoch(
+                    net,
+                    (phase, index, epoch, total),
+                    train_set,
+                    validation,
+                    validate_every,
+                    history,
+                    progress,
+                )
+                history.epochs.append(record)
+                _checkpoint(run_dir, history, net.weights())
+            history.done_phases.append(phase.name)
+            _checkpoint(run_dir, history, net.weights())
+    _plot(run_dir, history, network.name)
+    return history
+
+
+def _open(network, spec, run_dir, engine, layout, weights):
+    if engine == "sim":
+        return engines.SimEngine(network, spec, weights)
+    package = engines.build_package(network, spec, run_dir / "package", layout)
+    module = engines.load_package(package)
+    return module.Network(weights=weights)
+
+
+def _epoch(net, where, train_set, validation, every, history, progress) -> Epoch:
+    """Train one epoch in chunks, validating after each for the curves."""
+    phase, index, epoch, total = where
+    count = len(train_set.inputs)
+    every = every or max(1, count // 10)
+    seen = sum(e.patterns for e in history.epochs)
+    started = time.perf_counter()
+    result = None
+    for start in range(0, count, every):
+        stop = min(count, start + every)
+
+        def tick(done: int, _presentation, start=start) -> None:
+            if progress is not None:
+                _report(
+                    progress,
+                    phase.name,
+                    epoch,
+                    total,
+                    start + done + 1,
+                    count,
+                    time.perf_counter() - started,
+                )
+
+        net.train(
+            train_set.inputs[start:stop],
+            train_set.labels[start:stop],
+            epochs=1,
+            phase=index,
+            callback=tick,
+        )
+        result = net.evaluate(validation.inputs, validation.labels)
+        history.curve.append([seen + stop, float(result.loss), float(result.accuracy)])
+    seconds = time.perf_counter() - started
+    return Epoch(
+        phase.name, epoch, float(result.loss), float(result.accuracy), seconds, count
+    )
+
+
+def _report(progress, phase, epoch, total, done, count, elapsed) -> None:
+    if done % max(1, count // 60) and done != count:
+        return
+    width = 30
+    filled = int(width * done / count)
+    bar = "#" * filled + "-" * (width - filled)
+    progress(f"{phase} epoch {epoch}/{total} [{bar}] {done}/{count} {elapsed:.0f} s")
+
+
+def _resume(run_dir: Path, fresh: History) -> tuple[History, Path | None]:
+    path = run_dir / HISTORY
+    if not path.exists():
+        return fresh, None
+    history = History.from_json(path.read_text(encoding="utf-8"))
+    if history.spec_sha256 != fresh.spec_sha256:
+        raise ResumeError(f"{run_dir} holds a run of another version of the spec")
+    if (history.engine, history.layout, history.dataset) != (
+        fresh.engine,
+        fresh.layout,
+        fresh.dataset,
+    ):
+        raise ResumeError(
+            f"{run_dir} holds a run on {history.engine}/{history.layout} with "
+            f"{history.dataset}; resume it with the same settings"
+        )
+    weights = run_dir / WEIGHTS
+    return history, weights if weights.exists() else None
+
+
+def _checkpoint(
+    run_dir: Path, history: History, weights: dict[str, np.ndarray]
+) -> None:
+    """Write the weights, then the history, each atomically."""
+    _atomic(run_dir / WEIGHTS, lambda f: np.savez(f, **weights))
+    _atomic(run_dir / HISTORY, lambda f: f.write(history.to_json().encode()))
+
+
+def _atomic(path: Path, write: Callable) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _plot(run_dir: Path, history: History, name: str) -> None:
+    if not history.epochs:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = np.asarray(history.curve)
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(9, 3.5))
+    loss_axis.plot(curve[:, 0], curve[:, 1], marker="o")
+    loss_axis.set_xlabel("training patterns")
+    loss_axis.set_ylabel("validation loss (MSE)")
+    accuracy_axis.plot(curve[:, 0], 100 * curve[:, 2], marker="o", color="C1")
+    accuracy_axis.set_xlabel("training patterns")
+    accuracy_axis.set_ylabel("validation accuracy (%)")
+    accuracy_axis.set_ylim(0, 105)
+    engine = "mcdl.sim" if history.engine == "sim" else f"Lava, {history.layout}"
+    figure.suptitle(f"{name} on {history.dataset} ({engine})")
+    figure.tight_layout()
+    _atomic(run_dir / CURVES, lambda f: figure.savefig(f, format="png", dpi=110))
+    plt.close(figure)
+
+
+def stderr_progress(message: str) -> None:
+    """Show ``message`` on standard error: in place on a terminal, else a line.
+
+    Off a terminal (a log file, CI) only every tenth of the bar is written.
+    """
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + message.ljust(79))
+    else:
+        bar = message[message.find("[") + 1 : message.find("]")]
+        if bar.count("#") % 3 or bar.count("#") == _last_written[0]:
+            return
+        _last_written[0] = bar.count("#")
+        sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+_last_written = [-1]
