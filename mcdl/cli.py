@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from mcdl import __version__
+from mcdl import verify as verification
 from mcdl.build import LAYOUTS, TARGETS, BuildError
 from mcdl.build import build as build_spec
 from mcdl.compiler import Result, compile_file
@@ -86,6 +87,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue after the last epoch saved"
     )
     train.set_defaults(run=_train)
+
+    verify = commands.add_parser(
+        "verify", help="run generated Lava code and mcdl.sim side by side"
+    )
+    verify.add_argument("spec", type=Path, metavar="SPEC")
+    verify.add_argument(
+        "--layout", choices=(*LAYOUTS, "both"), default="both", help="default: both"
+    )
+    verify.add_argument(
+        "--patterns",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="training patterns for the fused layout (default: one epoch)",
+    )
+    verify.add_argument(
+        "--layered-patterns",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="training patterns for the layered layout (default: 10)",
+    )
+    verify.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="the overlay figure (default: NETWORK-verify.png)",
+    )
+    verify.set_defaults(run=_verify)
 
     register_tools(commands)
     return parser
@@ -194,6 +225,45 @@ def _train(args: argparse.Namespace) -> int:
         )
     print(f"weights: {run_dir / loop.WEIGHTS}, curves: {run_dir / loop.CURVES}")
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    result = compile_file(args.spec)
+    report(result)
+    if not result.ok:
+        return EXIT_SPEC
+    network = result.network
+    epoch = 1500 if network.protocol.dataset in (None, "bars") else 1000
+    layouts = LAYOUTS if args.layout == "both" else (args.layout,)
+    comparisons = []
+    for layout in layouts:
+        count = args.layered_patterns if layout == "layered" else args.patterns
+        comparisons.append(
+            verification.verify(
+                network,
+                args.spec,
+                layout,
+                count or epoch,
+                progress=loop.stderr_progress,
+            )
+        )
+    print(file=sys.stderr)
+    status = EXIT_OK
+    for comparison in comparisons:
+        print(f"{comparison.layout}: {comparison.patterns} training patterns")
+        for name, deviation in sorted(comparison.deviations.items()):
+            print(f"  {name:<28} {deviation:.2e}")
+        verdict = "ok" if comparison.largest <= verification.TOLERANCE else "FAILED"
+        print(
+            f"  largest deviation {comparison.largest:.2e} "
+            f"(tolerance {verification.TOLERANCE:.0e}): {verdict}"
+        )
+        if comparison.largest > verification.TOLERANCE:
+            status = EXIT_SPEC
+    figure = args.plot or Path(f"{network.name}-verify.png")
+    verification.plot(comparisons, network, figure)
+    print(f"figure: {figure}")
+    return status
 
 
 def summary(result: Result) -> str:

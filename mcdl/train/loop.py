@@ -143,9 +143,10 @@ def train(
 
     with _open(network, spec, run_dir, engine, layout, weights) as net:
         for index, phase in enumerate(network.protocol.phases):
-            if phase.name in history.done_phases:
+            counted_in_epochs = phase.input == "data" and phase.epochs is not None
+            if phase.name in history.done_phases and not counted_in_epochs:
                 continue
-            if phase.input == "random" or phase.epochs is None:
+            if not counted_in_epochs:
                 started = time.perf_counter()
                 net.run_phase(index, (train_set.inputs, train_set.labels))
                 history.done_phases.append(phase.name)
@@ -166,7 +167,8 @@ def train(
                 )
                 history.epochs.append(record)
                 _checkpoint(run_dir, history, net.weights())
-            history.done_phases.append(phase.name)
+            if phase.name not in history.done_phases:
+                history.done_phases.append(phase.name)
             _checkpoint(run_dir, history, net.weights())
     _plot(run_dir, history, network.name)
     return history
