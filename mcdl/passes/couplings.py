@@ -105,7 +105,7 @@ def build_population(
             built[decl.name.text] = _dendrite(decl, couplings, built, values)
     compartments = [built[decl.name.text] for decl in neuron.compartments]
 
-    settings = _settings(neuron.settings, NEURON_SETTINGS, diagnostics)
+    settings = named_settings(neuron.settings, NEURON_SETTINGS, diagnostics)
     rate = None
     if "rate" not in settings:
         message = f"neuron type '{neuron.name.text}' has no 'rate = ...'"
@@ -128,7 +128,11 @@ def build_population(
     )
 
 
-def _settings(settings, known, diagnostics) -> dict[str, ir.Setting]:
+def named_settings(settings, known, diagnostics) -> dict[str, ir.Setting]:
+    """Return a block's settings by name, reporting unknown and repeated ones.
+
+    Unknown names (E0205) and repeats (E0202) are left out of the result.
+    """
     found: dict[str, ir.Setting] = {}
     for setting in settings:
         name = setting.name.text
@@ -185,7 +189,7 @@ def _couplings(neuron, decls, env, values: Values) -> list[ir.Coupling]:
 
 def _dendrite(decl, couplings, built, values: Values) -> ir.Compartment:
     name = decl.name.text
-    _settings(decl.settings, (), values.diagnostics)
+    named_settings(decl.settings, (), values.diagnostics)
     out = [c for c in couplings if c.source == name and c.target in built]
     prediction = None
     if out:
@@ -202,7 +206,7 @@ def _dendrite(decl, couplings, built, values: Values) -> ir.Compartment:
 
 def _integrating(decl, couplings, env, values: Values, inliner, own) -> ir.Compartment:
     name = decl.name.text
-    settings = _settings(decl.settings, COMPARTMENT_SETTINGS, values.diagnostics)
+    settings = named_settings(decl.settings, COMPARTMENT_SETTINGS, values.diagnostics)
 
     def number(key, default, **rules):
         if key not in settings:

@@ -70,7 +70,7 @@ class _Builder:
 
     def build(self):
         network = self.scope.network
-        settings = couplings._settings(
+        settings = couplings.named_settings(
             network.settings, NETWORK_SETTINGS, self.diagnostics
         )
         dt = 0.1
@@ -211,7 +211,7 @@ class _Builder:
         if init_decl is None:
             init: ir.Init | None = ir.ConstantInit(span=decl.span, value=0.0)
         else:
-            init = shapes.build_init(init_decl, self.values, decl.one_to_one)
+            init = shapes.build_init(init_decl, self.values)
         plasticity = None
         if learn_decl is not None:
             plasticity = self._plasticity(learn_decl, target, compartment, source)
@@ -238,7 +238,7 @@ class _Builder:
         before = len(self.diagnostics)
         call = ir.Call(span=learn.span, func=rule.name.text, keywords=learn.args)
         env = self._rule_env(rule, call)
-        settings = couplings._settings(
+        settings = couplings.named_settings(
             rule.settings, ("dw", "lowpass"), self.diagnostics
         )
         if env is None:
@@ -516,7 +516,7 @@ class _Builder:
             self._report("E0903", network.name.span, message, hint)
             return None
         decl = protocols[0]
-        settings = couplings._settings(
+        settings = couplings.named_settings(
             decl.settings, PROTOCOL_SETTINGS, self.diagnostics
         )
         values = self.values
@@ -586,7 +586,9 @@ class _Builder:
         )
 
     def _phase(self, decl: ir.PhaseDecl, plastic, index) -> ir.Phase | None:
-        settings = couplings._settings(decl.settings, PHASE_SETTINGS, self.diagnostics)
+        settings = couplings.named_settings(
+            decl.settings, PHASE_SETTINGS, self.diagnostics
+        )
         values = self.values
         count = {}
         for key in ("epochs", "patterns"):

@@ -94,7 +94,7 @@ def check_one_to_one(span, what, size_a, size_b, diagnostics) -> bool:
     return False
 
 
-def build_init(decl: ir.InitDecl, values: Values, one_to_one: bool) -> ir.Init | None:
+def build_init(decl: ir.InitDecl, values: Values) -> ir.Init | None:
     """The network-level initialiser of ``decl`` (self-predicting: a marker)."""
     diagnostics = values.diagnostics
     name = decl.func.text
