@@ -1,6 +1,9 @@
 """The ``mcdlc`` command line: argument parsing and printing only.
 
-Exit codes: 0 success, 1 errors in a spec (or a failed run), 2 usage errors.
+Exit codes: 0 success, 1 errors in a spec (or a failed run), 2 usage errors,
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM. Both signals
+raise an exception in the running command, so that Lava is stopped and
+files being written are left as they were.
 """
 
 from __future__ import annotations
@@ -8,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from mcdl import __version__
@@ -24,6 +29,16 @@ from mcdl.train import loop
 from mcdl.train.engines import ENGINES
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+_OUTSIDE_HELP = (
+    "let the spec read imports and weights files outside its folder "
+    "(only for specs you trust)"
+)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that everything on the way out cleans up."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--summary", action="store_true", help="print a summary of each network"
     )
+    check.add_argument("--allow-outside", action="store_true", help=_OUTSIDE_HELP)
     check.set_defaults(run=_check)
 
     build = commands.add_parser("build", help="compile a spec into a Lava package")
@@ -54,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--out", type=Path, default=Path("build"), metavar="DIR")
     build.add_argument("--target", choices=TARGETS, default="cpu")
     build.add_argument("--layout", choices=LAYOUTS, default="fused")
+    build.add_argument("--allow-outside", action="store_true", help=_OUTSIDE_HELP)
     build.set_defaults(run=_build)
 
     train = commands.add_parser("train", help="build a spec and train it")
@@ -87,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume", action="store_true", help="continue after the last epoch saved"
     )
+    train.add_argument("--allow-outside", action="store_true", help=_OUTSIDE_HELP)
     train.set_defaults(run=_train)
 
     verify = commands.add_parser(
@@ -117,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="the overlay figure (default: NETWORK-verify.png)",
     )
+    verify.add_argument("--allow-outside", action="store_true", help=_OUTSIDE_HELP)
     verify.set_defaults(run=_verify)
 
     register_tools(commands)
@@ -141,17 +160,43 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="mcdl: %(message)s",
     )
-    try:
-        return args.run(args)
-    except KeyboardInterrupt:
-        print("mcdlc: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader of our output went away (``mcdlc explain E0501 | head``):
-        # stop quietly, and keep Python from complaining again at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    with _SigtermRaises():
+        try:
+            return args.run(args)
+        except Terminated:
+            print("\nmcdlc: stopped by SIGTERM", file=sys.stderr)
+            return EXIT_TERMINATED
+        except KeyboardInterrupt:
+            print("\nmcdlc: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader of our output went away (``mcdlc explain E0501 | head``):
+            # stop quietly, and keep Python from complaining again at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
+
+
+class _SigtermRaises:
+    """Within this block, SIGTERM raises ``Terminated`` in this process."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.pid = os.getpid()
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+
+    def __exit__(self, *exception: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+    def _raise(self, signum: int, frame: object) -> None:
+        if os.getpid() != self.pid:
+            # A child forked meanwhile (a Lava worker): end as SIGTERM does.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated
 
 
 def report(result: Result, fmt: str = "text") -> None:
@@ -172,7 +217,7 @@ def _check(args: argparse.Namespace) -> int:
     status = EXIT_OK
     collected = []
     for spec in args.specs:
-        result = compile_file(spec)
+        result = compile_file(spec, allow_outside=args.allow_outside)
         collected.append(result)
         if not result.ok:
             status = EXIT_SPEC
@@ -188,7 +233,13 @@ def _check(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     try:
-        built = build_spec(args.spec, args.out, args.target, args.layout)
+        built = build_spec(
+            args.spec,
+            args.out,
+            args.target,
+            args.layout,
+            allow_outside=args.allow_outside,
+        )
     except BuildError as exc:
         print(f"mcdlc build: {exc}", file=sys.stderr)
         return EXIT_SPEC
@@ -200,7 +251,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    result = compile_file(args.spec)
+    result = compile_file(args.spec, allow_outside=args.allow_outside)
     report(result)
     if not result.ok:
         return EXIT_SPEC
@@ -219,6 +270,7 @@ def _train(args: argparse.Namespace) -> int:
             resume=args.resume,
             validate_every=args.validate_every,
             progress=loop.stderr_progress,
+            allow_outside=args.allow_outside,
         )
     except (loop.ResumeError, BuildError, DataError, InitError) as exc:
         print(f"\nmcdlc train: {exc}", file=sys.stderr)
@@ -235,7 +287,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = compile_file(args.spec)
+    result = compile_file(args.spec, allow_outside=args.allow_outside)
     report(result)
     if not result.ok:
         return EXIT_SPEC
@@ -252,6 +304,7 @@ def _verify(args: argparse.Namespace) -> int:
                 layout,
                 count or epoch,
                 progress=loop.stderr_progress,
+                allow_outside=args.allow_outside,
             )
         )
     print(file=sys.stderr)

@@ -32,14 +32,30 @@ class Result:
         return self.network is not None
 
 
-def compile_file(path: Path, name: str | None = None) -> Result:
-    """Compile the spec at ``path`` (reported as ``name``, default the path)."""
-    return _compile(imports.load_file(Path(path), name))
+def compile_file(
+    path: Path, name: str | None = None, *, allow_outside: bool = False
+) -> Result:
+    """Compile the spec at ``path`` (reported as ``name``, default the path).
+
+    The files it names (imports, ``file`` initialisers) must lie in its
+    folder unless ``allow_outside`` (E0703).
+    """
+    return _compile(imports.load_file(Path(path), name, allow_outside=allow_outside))
 
 
-def compile_text(text: str, name: str = "<spec>", path: Path | None = None) -> Result:
-    """Compile spec ``text``; imports are relative to ``path`` if given."""
-    return _compile(imports.load_text(text, name, path))
+def compile_text(
+    text: str,
+    name: str = "<spec>",
+    path: Path | None = None,
+    *,
+    allow_outside: bool = False,
+) -> Result:
+    """Compile spec ``text``; imports are relative to ``path`` if given.
+
+    Without ``path`` the files it names are relative to the working folder
+    and must lie in it unless ``allow_outside`` (E0703).
+    """
+    return _compile(imports.load_text(text, name, path, allow_outside=allow_outside))
 
 
 #: Constants and functions are evaluated recursively; a chain of a few
@@ -76,10 +92,28 @@ def _passes(loaded: imports.Loaded) -> Result:
         span=loaded.main.span, file=Path(main.name).name, sha256=main.sha256
     )
     network, derived = derive(scope, source, quiet=bool(diagnostics))
-    result.network = network if not diagnostics else None
+    if network is not None and not loaded.allow_outside:
+        derived.extend(_files_outside(network, loaded.root))
+    result.network = network if not (diagnostics or derived) else None
     result.diagnostics.extend(derived)
     log.debug("checked %s in %.1f ms", main.name, 1e3 * (time.perf_counter() - started))
     return _sorted(result)
+
+
+def _files_outside(network: ir.Network, root: Path | None) -> list[Diagnostic]:
+    """E0703 for every ``file`` initialiser that leaves the spec's folder."""
+    found = []
+    for projection in network.projections:
+        init = projection.init
+        if not isinstance(init, ir.FileInit) or root is None:
+            continue
+        path = Path(init.path)
+        if not imports.inside(path if path.is_absolute() else root / path, root):
+            message = (
+                f"the weights file {init.path!r} is outside the spec's folder {root}"
+            )
+            found.append(error("E0703", init.span, message, imports.OUTSIDE_HINT))
+    return found
 
 
 def _sorted(result: Result) -> Result:

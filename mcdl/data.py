@@ -8,7 +8,12 @@ per row, ``classes`` the number of classes. It unpacks like a tuple.
 * ``bars_validation``: its eight clean patterns, each once;
 * ``digits``: scikit-learn's bundled 8x8 digits, scaled to [0, 1], split
   into training and test sets by a seeded permutation;
-* ``load_npz``: a user's arrays from a ``.npz`` file.
+* ``load_npz``: a user's arrays from a ``.npz`` file;
+* ``regression``: the teacher network of the paper's Fig. 2, its targets as
+  potentials (``labels`` then holds one row of target potentials per pattern
+  and ``classes`` is 0);
+* ``random_patterns``: uniform random patterns with random class labels, for
+  timing networks of any size.
 
 ``target_potentials`` turns labels into the target potentials a network is
 nudged toward.
@@ -223,3 +228,85 @@ def target_potentials(
     targets = np.full((len(labels), classes), low, dtype=np.float64)
     targets[np.arange(len(labels)), labels] = high
     return targets
+
+
+REGRESSION_SIZES = (30, 20, 10)
+"""The teacher network of the regression task: inputs, hidden, outputs."""
+
+
+def teacher_phi(u: np.ndarray) -> np.ndarray:
+    """The teacher's transfer function: soft-ReLU, gamma 0.1, beta 1, theta 3."""
+    return 0.1 * np.logaddexp(0.0, np.asarray(u, dtype=np.float64) - 3.0)
+
+
+class Teacher(NamedTuple):
+    """The weights of the teacher network of ``regression``."""
+
+    w10: np.ndarray
+    w21: np.ndarray
+    k10: float
+    k21: float
+
+    def potentials(self, inputs: np.ndarray) -> np.ndarray:
+        """The output potentials ``k21 W21 phi(k10 W10 r0)``, one row per input."""
+        hidden = teacher_phi(self.k10 * np.asarray(inputs) @ self.w10.T)
+        return self.k21 * hidden @ self.w21.T
+
+    def rates(self, inputs: np.ndarray) -> np.ndarray:
+        """The output rates ``r_tgt = phi(k21 W21 phi(k10 W10 r0))``."""
+        return teacher_phi(self.potentials(inputs))
+
+
+def teacher(seed: int = 0, k10: float = 2.0, k21: float = 10.0) -> Teacher:
+    """Return the 30-20-10 teacher network of the paper's Fig. 2.
+
+    ``W10`` (20 x 30) and then ``W21`` (10 x 20) are drawn uniformly from
+    ``(-1, 1)`` by ``numpy.random.default_rng([seed, 0])``.
+    """
+    rng = np.random.default_rng([seed, 0])
+    n_in, n_hidden, n_out = REGRESSION_SIZES
+    w10 = rng.uniform(-1.0, 1.0, (n_hidden, n_in))
+    w21 = rng.uniform(-1.0, 1.0, (n_out, n_hidden))
+    return Teacher(w10, w21, float(k10), float(k21))
+
+
+def regression(
+    train: int = 2000, validation: int = 200, seed: int = 0
+) -> tuple[Dataset, Dataset]:
+    """Return (training, validation) sets of the nonlinear regression task.
+
+    Inputs ``r0`` are uniform in ``(-1, 1)``, drawn by
+    ``numpy.random.default_rng([seed, 1])`` (training) and ``[seed, 2]``
+    (validation); the teacher is ``teacher(seed)``. A student is nudged
+    toward the teacher's output *potentials*, ``k21 W21 phi(k10 W10 r0)``:
+    its transfer function is the teacher's, so a student whose output
+    potential matches them also matches the teacher's rates. ``labels``
+    holds these target potentials, one row per pattern, and ``classes`` is 0
+    (there are no classes); ``teacher(seed).rates(inputs)`` gives the rates.
+
+    Args:
+        train: the number of training patterns.
+        validation: the number of validation patterns.
+        seed: the seed of the teacher and of the inputs.
+    """
+    if train < 0 or validation < 0:
+        raise DataError("train and validation must not be negative")
+    model = teacher(seed)
+    n_in = REGRESSION_SIZES[0]
+    sets = []
+    for stream, count in ((1, train), (2, validation)):
+        inputs = np.random.default_rng([seed, stream]).uniform(-1.0, 1.0, (count, n_in))
+        sets.append(Dataset(inputs, model.potentials(inputs), 0))
+    return sets[0], sets[1]
+
+
+def random_patterns(count: int, inputs: int, classes: int, seed: int = 0) -> Dataset:
+    """Return ``count`` patterns uniform in ``[0, 1)`` with random labels.
+
+    Drawn by ``numpy.random.default_rng(seed)``: the patterns, then the
+    labels. For timing a network of any size; there is nothing to learn.
+    """
+    rng = np.random.default_rng(seed)
+    patterns = rng.random((count, inputs))
+    labels = rng.integers(0, classes, count)
+    return Dataset(patterns, labels.astype(np.int64), classes)

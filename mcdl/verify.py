@@ -20,6 +20,7 @@ import numpy as np
 
 from mcdl import data as datasets
 from mcdl import ir
+from mcdl.init import initial_weights
 from mcdl.sim import Recorder, Simulator
 from mcdl.train import engines
 
@@ -68,8 +69,12 @@ def verify(
     plotted: int = 5,
     probe_every: int = 10,
     progress: Callable[[str], None] | None = None,
+    allow_outside: bool = False,
 ) -> Comparison:
-    """Run ``patterns`` training patterns on Lava (``layout``) and on mcdl.sim."""
+    """Run ``patterns`` training patterns on Lava (``layout``) and on mcdl.sim.
+
+    ``allow_outside`` lets ``file`` initialisers lie outside the spec's folder.
+    """
     train_set = datasets.bars() if network.protocol.dataset in (None, "bars") else None
     if train_set is None:
         train_set, _ = datasets.digits()
@@ -79,9 +84,12 @@ def verify(
     probe = probe_population(network)
     comparison = Comparison(layout, count, probe=probe, probe_every=probe_every)
 
-    simulator = Simulator(network, base_dir=spec.parent)
+    weights = initial_weights(network, spec.parent, allow_outside=allow_outside)
+    simulator = Simulator(network, weights)
     with tempfile.TemporaryDirectory(prefix="mcdl-verify-") as folder:
-        package = engines.build_package(network, spec, Path(folder), layout)
+        package = engines.build_package(
+            network, spec, Path(folder), layout, allow_outside=allow_outside
+        )
         module = engines.load_package(package)
         with module.Network(probe=(probe,), probe_every=probe_every) as net:
             for start in range(0, count, chunk):

@@ -57,6 +57,16 @@ _COMMAND_HEADER = 6
 _RECORD_HEADER = 2
 """Operation and serial number (see process.py)."""
 
+GENERATOR_WORDS = 10
+"""A noise generator's state in the state vector: numpy's PCG64 as 32-bit words.
+
+Its state and its increment, four words each, lowest first, then
+``has_uint32`` and ``uinteger``; ``mcdl.sim`` writes the same words.
+"""
+
+GENERATOR_PREFIX = "rng:"
+"""The state vector names a population's generator ``rng:<population>``."""
+
 _TEMPLATES = {
     "__init__.py": "common/package_init.py.j2",
     "process.py": "cpu/process.py.j2",
@@ -279,7 +289,21 @@ class _Layout:
                 shape = weight_shape(self.network, projection)
                 trace = names.trace(projection.name)
                 items.append((f"D:{projection.name}", trace, shape))
+        for population in self.neurons:
+            if dynamics.noisy(population):
+                name = f"{GENERATOR_PREFIX}{population.name}"
+                generator = names.generator(population.name)
+                items.append((name, generator, (GENERATOR_WORDS,)))
         return _entries(items, 0)
+
+    def population_of(self, entry: _Entry) -> str:
+        """The population a state entry belongs to (a projection's: its target)."""
+        for projection in self.network.projections:
+            if entry.name in (projection.name, f"D:{projection.name}"):
+                return projection.target
+        if entry.name.startswith(GENERATOR_PREFIX):
+            return entry.name[len(GENERATOR_PREFIX) :]
+        return entry.name.rsplit(".", 1)[0]
 
     def _command(self) -> dict[str, int]:
         payload = _COMMAND_HEADER + len(self.plastic)
@@ -371,6 +395,7 @@ class _Layout:
                     variables.add(
                         self.names.potential(population.name, compartment.name)
                     )
+            variables.add(self.names.generator(population.name))
         for projection in leaf.projections:
             variables.add(self.names.weight(projection.name))
             variables.add(self.names.trace(projection.name))
@@ -384,6 +409,22 @@ def _pascal(name: str) -> str:
     """``hidden_layer`` and ``hidden.pyr`` become ``HiddenLayer``, ``HiddenPyr``."""
     words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
     return "".join(w[0].upper() + w[1:] for w in words)
+
+
+def _is_generator(entry: _Entry) -> bool:
+    return entry.name.startswith(GENERATOR_PREFIX)
+
+
+def _plain_file_name(path: str) -> str:
+    """The spec's file name as docstrings and the README show it.
+
+    A file name is the one string of the package that the spec's author does
+    not write in MCDL, and it may hold quotes, backslashes or new lines; any
+    character but ASCII letters, digits and ``._+-`` becomes ``_``, so that it
+    cannot end a docstring.
+    """
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", PurePath(path).name)
+    return name or "spec"
 
 
 def _number(value: float) -> str:
@@ -405,6 +446,16 @@ def _row(items: list[str], indent: int) -> str:
         return line
     inner = " " * (indent + 4)
     return "(\n" + "".join(f"{inner}{item},\n" for item in items) + " " * indent + ")"
+
+
+def _tuple_value(head: str, items: list[str], indent: int) -> str:
+    """``head`` and a tuple of ``items`` at ``indent``, as ``ruff format`` writes it."""
+    line = f"({', '.join(items)})"
+    if indent + len(head) + len(line) <= dynamics.WIDTH:
+        return head + line
+    inner = " " * (indent + 4)
+    rows = "".join(f"{inner}{item},\n" for item in items)
+    return f"{head}(\n{rows}{' ' * indent})"
 
 
 def _fit(line: str, alternative: str) -> str:
@@ -453,7 +504,9 @@ class _LeafView:
         self.leaf = leaf
         self.names = layout.names
         self.step = layout.step
-        self.owned = layout.owned(leaf)
+        owned = layout.owned(leaf)
+        self.owned = [e for e in owned if not _is_generator(e)]
+        self.generators = [e for e in owned if _is_generator(e)]
 
     def view(self) -> dict[str, Any]:
         layout, leaf, names = self.layout, self.leaf, self.names
@@ -490,6 +543,9 @@ class _LeafView:
                 }
                 for p in leaf.populations
                 if dynamics.noisy(p)
+            ],
+            "generator_pairs": [
+                _row([_q(e.variable), str(e.offset)], 8) for e in self.generators
             ],
             "learn_flags": [
                 {"name": names.learn(p.name), "index": layout.plastic.index(p)}
@@ -594,9 +650,11 @@ class _LeafView:
                 prelude.line(
                     f"{names.rate(population)} = rates[{entry.offset}:{entry.end}]"
                 )
+        watched = ["potentials"]
         for variable in sorted(self._filters(), key=self._order):
             prelude.line(f"{variable} = self.{variable}")
             epilogue.line(f"self.{variable} = {variable}")
+            watched.append(variable)
         filtered, direct = self.step.consolidation(self.leaf.projections)
         plastic = set(filtered) | set(direct)
         for projection in self.leaf.projections:
@@ -618,6 +676,7 @@ class _LeafView:
                 tables.append({"name": table, "rows": [_q(v) for v in variables]})
                 buffer = f"{group}_{kind}s"
                 buffers.append(buffer)
+                watched.append(buffer)
                 prelude.line(f"{buffer} = self._gather(self.{table})")
                 epilogue.line(f"self._scatter(self.{table}, {buffer})")
             prelude.line(f"{group}_updates = np.zeros_like({group}_weights)")
@@ -654,6 +713,7 @@ class _LeafView:
             "tables": tables,
             "noise": self._fused_noise(),
             "step": step,
+            "watched": _tuple_value("watched = ", watched, 16),
         }
 
     def _filters(self) -> set[str]:
@@ -829,7 +889,7 @@ def _view(network: ir.Network, layout_name: str) -> dict[str, Any]:
         "layout": layout_name,
         "target": "cpu",
         "target_title": f"CPU, float64, layout {layout_name}",
-        "source_file": PurePath(network.source.file).name,
+        "source_file": _plain_file_name(network.source.file),
         "sha256": network.source.sha256,
         "dt": _number(network.dt),
         "seed": network.seed,
@@ -853,6 +913,10 @@ def _view(network: ir.Network, layout_name: str) -> dict[str, Any]:
             for e in layout.state
         ],
         "state_size": layout.state[-1].end,
+        "state_populations": [
+            _row([_q(e.name), _q(layout.population_of(e))], 4) for e in layout.state
+        ],
+        "generator_words": GENERATOR_WORDS,
         "chunk": layout.chunk,
         "command": layout.command,
         "record": layout.record,

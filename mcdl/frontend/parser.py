@@ -2,12 +2,15 @@
 
 Rules checked here:
 
-1. The text is at most ``MAX_BYTES`` long (E0103) and valid UTF-8 (E0106).
+1. The text is at most ``MAX_BYTES`` long and at most ``MAX_TOKENS`` tokens
+   (E0103), and valid UTF-8 (E0106). The token limit bounds the time a parse
+   takes: Lark's parser handles some tens of thousands of tokens a second.
 2. The text follows ``grammar/mcdl.lark`` (E0101, E0102). After an error the
    parser drops the offending token and goes on, so one run reports the
    errors of several statements. An error is taken to follow from the
    previous one, and is not reported, when it is on the same line or when
-   fewer than ``RECOVERED`` tokens were accepted in between.
+   fewer than ``RECOVERED`` tokens were accepted in between. After
+   ``MAX_RECOVERIES`` errors, reported or not, the parser gives up.
 3. Blocks and expressions nest at most ``MAX_DEPTH`` deep (E0104), so that
    no later stage recurses without bound.
 """
@@ -25,8 +28,10 @@ from mcdl.resources import grammar_path
 from mcdl.source import SourceFile, Span
 
 MAX_BYTES = 1_000_000
+MAX_TOKENS = 200_000
 MAX_DEPTH = 100
 MAX_ERRORS = 20
+MAX_RECOVERIES = 200
 RECOVERED = 3
 
 _READABLE = {
@@ -38,14 +43,27 @@ _READABLE = {
 }
 
 
+class _TooManyTokens(Exception):
+    """Raised by the lexer at token ``MAX_TOKENS + 1``; carries that token."""
+
+    def __init__(self, token: lark.Token) -> None:
+        super().__init__(token)
+        self.token = token
+
+
 class _TokenCounter:
-    """Counts the tokens the lexer produces, to tell recovery from cascades."""
+    """Counts the tokens the lexer produces, to tell recovery from cascades.
+
+    It also stops the parse at ``MAX_TOKENS`` tokens.
+    """
 
     def __init__(self) -> None:
         self.count = 0
 
     def __call__(self, token: lark.Token) -> lark.Token:
         self.count += 1
+        if self.count > MAX_TOKENS:
+            raise _TooManyTokens(token)
         return token
 
 
@@ -79,8 +97,12 @@ def parse(source: SourceFile) -> tuple[lark.Tree | None, list[Diagnostic]]:
     parser = _parser()
     _COUNTER.count = 0
     last_error_at = [-RECOVERED]
+    recoveries = [0]
 
     def on_error(exc: UnexpectedInput) -> bool:
+        recoveries[0] += 1
+        if recoveries[0] > MAX_RECOVERIES:
+            return False
         diagnostic = _syntax_error(source, exc)
         last = diagnostics[-1].span.line if diagnostics else 0
         recovered = _COUNTER.count - last_error_at[0] > RECOVERED
@@ -97,6 +119,12 @@ def parse(source: SourceFile) -> tuple[lark.Tree | None, list[Diagnostic]]:
     gc.disable()
     try:
         tree = parser.parse(source.text, on_error=on_error)
+    except _TooManyTokens as exc:
+        token = exc.token
+        span = Span.point(source.name, token.line or 1, token.column or 1)
+        message = f"the file has more than {MAX_TOKENS:,} tokens"
+        hint = "split the spec into files that import each other"
+        return None, [error("E0103", span, message, hint)]
     except UnexpectedInput as exc:
         if not diagnostics:
             diagnostics.append(_syntax_error(source, exc))

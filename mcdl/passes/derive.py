@@ -105,6 +105,8 @@ class _Builder:
         shapes.check_memory(
             network.span, projections, self.populations, self.diagnostics
         )
+        if protocol is not None:
+            shapes.check_run_memory(protocol, dt, self.populations, self.diagnostics)
         if integration == "exponential":
             for population in self.populations.values():
                 for compartment in population.compartments:
@@ -551,6 +553,14 @@ class _Builder:
             ("readout", readout),
         ):
             steps = value / dt
+            if not steps <= shapes.MAX_STEPS:
+                span = settings[key].value.span
+                message = (
+                    f"'{key}' ({value:g} ms) is {steps:.3g} steps of dt; at most "
+                    f"{shapes.MAX_STEPS:,} are supported"
+                )
+                self._report("E0804", span, message)
+                return None
             if abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
                 span = settings[key].value.span
                 message = f"'{key}' ({value:g} ms) is not a whole number of steps of dt"
@@ -573,14 +583,18 @@ class _Builder:
             )
         if any(p is None for p in phases):
             return None
+        target_high = number("target_high", 1.0)
+        target_low = number("target_low", 0.0)
+        if target_high is None or target_low is None:
+            return None
         return ir.Protocol(
             span=decl.span,
             pattern=pattern,
             settle=settle,
             readout=readout,
             lowpass=lowpass,
-            target_high=number("target_high", 1.0),
-            target_low=number("target_low", 0.0),
+            target_high=target_high,
+            target_low=target_low,
             dataset=dataset,
             phases=phases,
         )

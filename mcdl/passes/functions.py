@@ -8,6 +8,12 @@ Rules checked here:
 2. A call gives each parameter once, names only parameters that exist and
    gives every parameter without a default (E0602).
 3. No user function calls itself, directly or through others (E0601).
+4. An expression with its functions expanded has at most ``MAX_NODES``
+   nodes (E0107) and nests at most ``MAX_EXPANDED_DEPTH`` deep (E0104). A
+   function that uses its parameter twice doubles what it is given, so ten
+   nested calls of it are already a thousand copies; the limits keep every
+   later stage (printing, the simulator, the IR as JSON) bounded. The
+   expansion stops as soon as it makes more than ``MAX_NODES`` nodes.
 """
 
 from __future__ import annotations
@@ -25,7 +31,17 @@ RefResolver = Callable[[ir.Ref], "ir.Expr | None"]
 PhiApplier = Callable[[ir.Call, ir.Expr], "ir.Expr | None"]
 
 
+#: The most nodes of an expression once its function calls are expanded.
+MAX_NODES = 10_000
+#: The deepest nesting of an expression once its function calls are expanded.
+MAX_EXPANDED_DEPTH = 200
+
+
 class _Failed(Exception):
+    pass
+
+
+class _TooLarge(Exception):
     pass
 
 
@@ -36,6 +52,7 @@ class Inliner:
         self.values = values
         self.scope = values.scope
         self.diagnostics = diagnostics
+        self._made = 0
 
     def inline(
         self,
@@ -45,10 +62,31 @@ class Inliner:
         phi: PhiApplier | None = None,
     ) -> ir.Expr | None:
         """Return ``expr`` inlined, or None after reporting what is wrong."""
+        self._made = 0
         try:
-            return self._inline(expr, env, {}, resolve, phi, ())
+            result = self._inline(expr, env, {}, resolve, phi, ())
         except _Failed:
             return None
+        except _TooLarge:
+            result = None
+        size, depth = measure(result) if result is not None else (MAX_NODES + 1, 0)
+        if size > MAX_NODES:
+            message = (
+                f"with its functions expanded, this expression has more than "
+                f"{MAX_NODES:,} parts"
+            )
+            hint = "a function that uses its parameter twice doubles its argument"
+            self._report("E0107", expr.span, message, hint)
+            return None
+        if depth > MAX_EXPANDED_DEPTH:
+            message = (
+                f"with its functions expanded, this expression nests deeper than "
+                f"{MAX_EXPANDED_DEPTH} levels"
+            )
+            hint = "shorten the chain of functions calling functions"
+            self._report("E0104", expr.span, message, hint)
+            return None
+        return result
 
     def _report(self, code, span, message, hint=None) -> None:
         self.diagnostics.append(error(code, span, message, hint))
@@ -56,6 +94,10 @@ class Inliner:
     def _inline(self, expr, env, subst, resolve, phi, stack):
         def again(e):
             return self._inline(e, env, subst, resolve, phi, stack)
+
+        self._made += 1
+        if self._made > MAX_NODES:
+            raise _TooLarge
 
         if isinstance(expr, ir.Num):
             if expr.unit is None:
@@ -203,6 +245,40 @@ class Inliner:
                     raise _Failed
                 bound[name] = float(defaults[name])
         return bound
+
+
+def measure(expr: ir.Expr) -> tuple[int, int]:
+    """The number of nodes and the depth of ``expr`` read as a tree.
+
+    Expanding a function shares one expression among the uses of a
+    parameter; each node is visited once, so shared parts cost nothing to
+    measure even when, read as a tree, they are copied many times.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[ir.Expr, bool]] = [(expr, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        size = 1 + sum(sizes[id(child)][0] for child in children)
+        depth = 1 + max((sizes[id(child)][1] for child in children), default=0)
+        sizes[id(node)] = (min(size, 2 * MAX_NODES), depth)
+    return sizes[id(expr)]
+
+
+def _children(node: ir.Expr) -> list[ir.Expr]:
+    if isinstance(node, ir.Call):
+        return [*node.args, *(k.value for k in node.keywords)]
+    if isinstance(node, ir.Binary):
+        return [node.left, node.right]
+    if isinstance(node, ir.Unary):
+        return [node.operand]
+    return []
 
 
 def check_recursion(values: Values, diagnostics: list[Diagnostic]) -> None:

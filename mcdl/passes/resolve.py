@@ -11,19 +11,30 @@ Rules checked here:
    E0204), with a "did you mean" hint.
 4. Every name that reaches generated code (network, layers, populations,
    compartments, projections) is a plain ASCII identifier, not a Python
-   keyword, not starting with an underscore (E0105).
+   keyword, not starting with an underscore (so never a dunder) (E0105).
+   Names that generated code derives from two of them do not clash: a
+   population ``a.b_c`` and a population ``a_b.c`` would both be ``a_b_c``,
+   layers ``hidden_1`` and ``hidden1`` would both name a class
+   ``...Hidden1Layer``. The network's name, which is the generated package's,
+   does not shadow a module the package or Python needs (``numpy``,
+   ``lava``, ``json``, ...).
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import sys
 from dataclasses import dataclass, field
 
 from mcdl import ir
 from mcdl.diagnostics import Diagnostic, did_you_mean, error
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+#: Modules a generated package imports, or Python's own: a package named like
+#: one of them would hide it from everything imported after it.
+SHADOWED_MODULES = frozenset(sys.stdlib_module_names) | {"numpy", "lava", "mcdl"}
 
 
 @dataclass
@@ -126,6 +137,7 @@ def resolve(modules: list[ir.Module]) -> tuple[Scope | None, list[Diagnostic]]:
         _declare(scope.projections, projection.name, projection, diagnostics)
         _check_identifier(projection.name, diagnostics)
     _check_identifier(network.name, diagnostics)
+    _check_generated_names(scope, diagnostics)
     _check_neuron_types(scope, diagnostics)
     _check_uses(scope, diagnostics)
     return scope, diagnostics
@@ -147,6 +159,41 @@ def _check_identifier(name: ir.Name, diagnostics: list[Diagnostic]) -> None:
     message = f"'{text}' cannot be used as a name in generated code"
     hint = "use ASCII letters, digits and '_', starting with a letter; no keyword"
     diagnostics.append(error("E0105", name.span, message, hint))
+
+
+def _check_generated_names(scope: Scope, diagnostics: list[Diagnostic]) -> None:
+    network = scope.network
+    if network.name.text in SHADOWED_MODULES:
+        message = (
+            f"a package named '{network.name.text}' would hide the module of that "
+            "name from the code that imports it"
+        )
+        hint = "choose a name that is not a Python module's"
+        diagnostics.append(error("E0105", network.name.span, message, hint))
+    keys: dict[str, str] = {}
+    for population in scope.populations.values():
+        key = population.name.replace(".", "_")
+        other = keys.setdefault(key, population.name)
+        if other != population.name:
+            message = (
+                f"'{other}' and '{population.name}' would both be '{key}' in "
+                "generated code"
+            )
+            span = population.decl.name.span
+            diagnostics.append(error("E0105", span, message, "rename one of them"))
+    classes: dict[str, str] = {}
+    for layer in network.layers:
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", layer.name.text) if w]
+        key = "".join(w[0].upper() + w[1:] for w in words)
+        other = classes.setdefault(key, layer.name.text)
+        if other != layer.name.text:
+            message = (
+                f"layers '{other}' and '{layer.name.text}' would both be the "
+                f"class '...{key}Layer' in generated code"
+            )
+            diagnostics.append(
+                error("E0105", layer.name.span, message, "rename one of them")
+            )
 
 
 def _declare_populations(scope: Scope, diagnostics: list[Diagnostic]) -> None:

@@ -15,10 +15,16 @@ Rules checked here:
    ``normal(mean, std, seed)``, ``file("w.npy")``, ``self_predicting()``
    with valid arguments (E0805); a projection has at most one ``init`` and
    one ``learn`` (E0202).
-5. The weights of all projections fit in memory (E0804).
+5. The weights of all projections fit in memory, and so do the arrays a run
+   allocates at once: a pattern lasts at most ``MAX_STEPS`` steps, a pattern's
+   noise (steps x potentials) and a phase's patterns (patterns x inputs) hold
+   at most ``MAX_WEIGHTS`` values (E0804). All are computed from sizes before
+   anything is allocated.
 """
 
 from __future__ import annotations
+
+import math
 
 from mcdl import ir
 from mcdl.diagnostics import Diagnostic, did_you_mean, error
@@ -27,6 +33,9 @@ from mcdl.passes.values import Values
 #: The most weights a network may hold: float64 weights, traces and copies of
 #: 2**30 weights take about 24 GiB, the memory of the machines mcdl targets.
 MAX_WEIGHTS = 2**28
+
+#: The most time steps in one pattern.
+MAX_STEPS = 10**7
 
 INITIALISERS = ("constant", "uniform", "normal", "file", "self_predicting")
 
@@ -108,7 +117,12 @@ def build_init(decl: ir.InitDecl, values: Values) -> ir.Init | None:
             message = 'file() takes one path in quotes: file("weights.npy")'
             diagnostics.append(error("E0805", decl.span, message))
             return None
-        return ir.FileInit(span=decl.span, path=decl.strings[0])
+        path = decl.strings[0]
+        if not path or not path.isprintable():
+            message = f"{path!r} is not a file name: empty, or with control characters"
+            diagnostics.append(error("E0805", decl.span, message))
+            return None
+        return ir.FileInit(span=decl.span, path=path)
     if decl.strings:
         diagnostics.append(error("E0805", decl.span, f"{name}() takes no strings"))
         return None
@@ -131,6 +145,10 @@ def build_init(decl: ir.InitDecl, values: Values) -> ir.Init | None:
     if name == "uniform":
         if bound["low"] >= bound["high"]:
             message = "uniform(low, high, seed) needs low < high"
+            diagnostics.append(error("E0805", decl.span, message))
+            return None
+        if not math.isfinite(bound["high"] - bound["low"]):
+            message = "uniform(low, high, seed) needs a finite high - low"
             diagnostics.append(error("E0805", decl.span, message))
             return None
         return ir.UniformInit(
@@ -188,6 +206,30 @@ def check_memory(network_span, projections, populations, diagnostics) -> bool:
     )
     diagnostics.append(error("E0804", network_span, message))
     return False
+
+
+def check_run_memory(protocol: ir.Protocol, dt: float, populations, diagnostics):
+    """Report a protocol whose runs would allocate too much at once (E0804)."""
+    steps = round(protocol.pattern / dt)
+    neurons = [p for p in populations.values() if not p.is_input]
+    potentials = sum(
+        p.size for p in neurons for c in p.compartments if c.kind == "integrating"
+    )
+    noisy = any(c.noise > 0 for p in neurons for c in p.compartments)
+    if noisy and steps * potentials > MAX_WEIGHTS:
+        message = (
+            f"a pattern's noise is {steps:,} steps x {potentials:,} potentials; "
+            f"at most {MAX_WEIGHTS:,} values fit in memory"
+        )
+        diagnostics.append(error("E0804", protocol.span, message))
+    inputs = sum(p.size for p in populations.values() if p.is_input)
+    for phase in protocol.phases:
+        if phase.patterns is not None and phase.patterns * inputs > MAX_WEIGHTS:
+            message = (
+                f"phase '{phase.name}' shows {phase.patterns:,} patterns of "
+                f"{inputs:,} inputs; at most {MAX_WEIGHTS:,} values fit in memory"
+            )
+            diagnostics.append(error("E0804", phase.span, message))
 
 
 def check_size(values: Values, expr: ir.Expr, what: str) -> int | None:

@@ -13,6 +13,8 @@ milliseconds; every other setting is a plain number. Rules checked here:
    a name that is none of these is undefined (E0201).
 5. Sizes, seeds, epoch and pattern counts are whole numbers (E0405).
 6. Switches are ``on`` or ``off``; choices are one of their words (E0406).
+7. Computing one constant value takes at most ``MAX_STEPS`` steps, however
+   its functions call each other (E0107).
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ class Quantity:
     time: int = 0
 
 
+#: The most nodes evaluated for one constant value, function calls expanded.
+MAX_STEPS = 100_000
+
+
 class _NotConstant(Exception):
+    pass
+
+
+class _TooManySteps(Exception):
     pass
 
 
@@ -64,18 +74,35 @@ class Values:
         self._consts: dict[str, Quantity | None] = {}
         self._evaluating: set[str] = set()
         self._calling: tuple[str, ...] = ()
+        self._steps = 0
+        self._depth = 0
 
     # -- public ---------------------------------------------------------
 
     def quantity(self, expr: ir.Expr, env: dict[str, Quantity]) -> Quantity | None:
         """Evaluate ``expr`` with ``env`` and the constants; None on error."""
+        if self._depth == 0:
+            self._steps = 0
+        self._depth += 1
         try:
             return self._eval(expr, env)
         except _NotConstant:
             return None
+        except _TooManySteps:
+            if self._depth == 1:
+                message = (
+                    f"computing this value takes more than {MAX_STEPS:,} steps of "
+                    "expanded function calls"
+                )
+                hint = "a function that uses its parameter twice doubles the work"
+                self._report("E0107", expr.span, message, hint)
+                return None
+            raise
         except (ArithmeticError, ValueError) as exc:
             self._report("E0404", expr.span, f"the value cannot be computed: {exc}")
             return None
+        finally:
+            self._depth -= 1
 
     def time(self, expr: ir.Expr, env: dict[str, Quantity], what: str) -> float | None:
         """Evaluate a time setting to milliseconds."""
@@ -178,6 +205,9 @@ class Values:
         self.diagnostics.append(error(code, span, message, hint))
 
     def _eval(self, expr: ir.Expr, env: dict[str, Quantity]) -> Quantity:
+        self._steps += 1
+        if self._steps > MAX_STEPS:
+            raise _TooManySteps
         if isinstance(expr, ir.Num):
             if expr.unit is None:
                 return Quantity(expr.value)

@@ -22,11 +22,12 @@ from mcdl.sim.build import check_network
 from mcdl.sim.dynamics import SimError
 from mcdl.sim.expr import ExprError, compile_expr, evaluate
 from mcdl.sim.record import Recorder
-from mcdl.sim.simulator import Evaluation, PhaseResult, Simulator
+from mcdl.sim.simulator import Evaluation, NonFiniteError, PhaseResult, Simulator
 
 __all__ = [
     "Evaluation",
     "ExprError",
+    "NonFiniteError",
     "PhaseResult",
     "Recorder",
     "SimError",

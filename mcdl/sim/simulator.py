@@ -5,6 +5,12 @@
 "Patterns, phases and read-out". Everything that depends only on the network
 (names, sizes, factors, compiled expressions) is prepared once by
 ``mcdl.sim.build``; a step only runs numpy operations on small arrays.
+
+A state value that becomes NaN or infinite raises ``NonFiniteError`` naming
+the variable, its population and the time step. ``present`` checks the state
+once per pattern and, when the check fails, runs the pattern again from a
+copy of its starting state, checking every step; the generated code does the
+same and reports the same words.
 """
 
 from __future__ import annotations
@@ -28,6 +34,61 @@ logger = logging.getLogger("mcdl.sim")
 
 RANDOM_PHASE_STREAM = 1000
 """A random-input phase ``i`` draws from ``default_rng([seed, 1000 + i])``."""
+
+GENERATOR_PREFIX = "rng:"
+"""``state()`` names a population's noise generator ``rng:<population>``."""
+
+GENERATOR_WORDS = 10
+"""A generator's state as words: PCG64's state and increment, four 32-bit words
+each, lowest first, then ``has_uint32`` and ``uinteger`` (as generated code)."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A value of the state became NaN or infinite.
+
+    ``variable`` and ``population`` name it, ``time_step`` counts the steps
+    since the simulator was made.
+    """
+
+    def __init__(self, message: str, variable: str, population: str, time_step: int):
+        super().__init__(message)
+        self.variable = variable
+        self.population = population
+        self.time_step = time_step
+
+
+def generator_words(generator: np.random.Generator) -> np.ndarray:
+    """Return the state of ``generator`` as ``GENERATOR_WORDS`` float64 words."""
+    state = generator.bit_generator.state
+    words = []
+    for value in (state["state"]["state"], state["state"]["inc"]):
+        words.extend((value >> (32 * i)) & 0xFFFFFFFF for i in range(4))
+    words.extend([state["has_uint32"], state["uinteger"]])
+    return np.array(words, dtype=np.float64)
+
+
+def set_generator_words(generator: np.random.Generator, words: np.ndarray) -> None:
+    """Give ``generator`` the state ``generator_words`` wrote as ``words``.
+
+    Raises:
+        ValueError: ``words`` are not ``GENERATOR_WORDS`` whole 32-bit words.
+    """
+    words = np.asarray(words, dtype=np.float64)
+    if (
+        words.shape != (GENERATOR_WORDS,)
+        or not np.isfinite(words).all()
+        or np.any((words != np.floor(words)) | (words < 0) | (words >= 2**32))
+    ):
+        raise ValueError("not the words of a generator's state")
+    value = [int(word) for word in words]
+    state = sum(word << (32 * i) for i, word in enumerate(value[0:4]))
+    increment = sum(word << (32 * i) for i, word in enumerate(value[4:8]))
+    generator.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": increment},
+        "has_uint32": value[8],
+        "uinteger": value[9],
+    }
 
 
 class Evaluation(NamedTuple):
@@ -86,6 +147,7 @@ class Simulator:
             population.name: np.random.default_rng([network.seed, population.index])
             for population in self._plan.noisy
         }
+        self._time = 0
         self._reset_potentials()
         lowpass = self.protocol.lowpass
         self._filter_gain = None if lowpass == 0 else np.asarray(self.dt / lowpass)
@@ -101,18 +163,28 @@ class Simulator:
     # -- State ---------------------------------------------------------------
 
     def state(self) -> dict[str, np.ndarray]:
-        """Return copies of the state: potentials, filters, weights, traces."""
+        """Return copies of the state: potentials, filters, weights, traces.
+
+        The state of every noise generator is in it too, as ``rng:<population>``
+        (see ``GENERATOR_WORDS``), so that ``set_state`` continues a run exactly.
+        """
         plan = self._plan
         names = [*plan.state_names, *plan.weights, *plan.traces]
-        return {name: np.array(self._current(name)) for name in names}
+        state = {name: np.array(self._current(name)) for name in names}
+        for population, generator in self._generators.items():
+            state[GENERATOR_PREFIX + population] = generator_words(generator)
+        return state
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Replace the state by ``state``, as ``state()`` returned it.
 
         Raises:
-            ValueError: a name is missing or unknown, or a shape is wrong.
+            ValueError: a name is missing or unknown, a shape is wrong, or a
+                generator's state is not one.
         """
-        expected = {*self._plan.state_names, *self._plan.weights, *self._plan.traces}
+        generators = {GENERATOR_PREFIX + name for name in self._generators}
+        plan = self._plan
+        expected = {*plan.state_names, *plan.weights, *plan.traces, *generators}
         if set(state) != expected:
             missing = sorted(expected - set(state))
             unknown = sorted(set(state) - expected)
@@ -120,13 +192,23 @@ class Simulator:
                 f"state names differ: missing {missing}, unknown {unknown}"
             )
         for name, array in state.items():
+            if name in generators:
+                continue
             current = self._current(name)
             array = np.asarray(array, dtype=np.float64)
             if array.shape != current.shape:
                 raise ValueError(
                     f"{name} has shape {array.shape}, the network needs {current.shape}"
                 )
-            np.copyto(current, array)
+        for name in sorted(generators):
+            generator = self._generators[name[len(GENERATOR_PREFIX) :]]
+            try:
+                set_generator_words(generator, state[name])
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        for name, array in state.items():
+            if name not in generators:
+                np.copyto(self._current(name), np.asarray(array, dtype=np.float64))
 
     def weights(self) -> dict[str, np.ndarray]:
         """Return copies of the weights, by projection name."""
@@ -213,6 +295,9 @@ class Simulator:
         draws = self._noise(1) if noise else None
         noise_row = None if draws is None else draws[0]
         self._advance(filtered, presented, teach, learning, noise_row)
+        if not self._finite():
+            self._fail(self._time)
+        self._time += 1
 
     def _advance(
         self,
@@ -340,15 +425,43 @@ class Simulator:
         """
         filtered, presented = self._signals(pattern, target)
         learning = self._learning(learn)
-        settling = ((), ())
         steps = self.steps_per_pattern
         noise = self._noise(steps) if noise else None
         if record is not None:
             self._check_names(record.names)
-        first_read = steps - self.readout_steps
+        saved = self._snapshot()
+        run = (filtered, presented, teach, learning, noise)
+        total, _ = self._pattern(*run, record=record, check=False)
+        if not self._finite():
+            self._restore(saved)
+            _, failed = self._pattern(*run, record=None, check=True)
+            self._fail(self._time + (steps - 1 if failed is None else failed))
+        self._time += steps
+        if record is not None and record.every == "pattern":
+            record.take(self._current)
+        return total / self.readout_steps
+
+    def _pattern(
+        self,
+        filtered: np.ndarray,
+        presented: np.ndarray,
+        teach: bool,
+        learning: tuple[tuple[Learning, ...], tuple[Consolidation, ...]],
+        noise: np.ndarray | None,
+        *,
+        record: Recorder | None,
+        check: bool,
+    ) -> tuple[np.ndarray, int | None]:
+        """Run the steps of one pattern; return the read-out sum.
+
+        With ``check``, stop after the first step that leaves a state value
+        that is not finite, and return that step too.
+        """
+        settling = ((), ())
+        first_read = self.steps_per_pattern - self.readout_steps
         readout = self._readout()
         total = np.zeros(readout.size)
-        for k in range(steps):
+        for k in range(self.steps_per_pattern):
             self._advance(
                 filtered,
                 presented,
@@ -356,13 +469,71 @@ class Simulator:
                 learning if k >= self.settle_steps else settling,
                 None if noise is None else noise[k],
             )
+            if check and not self._finite():
+                return total, k
             if k >= first_read:
                 total += readout
             if record is not None and record.every == "step":
                 record.take(self._current)
-        if record is not None and record.every == "pattern":
-            record.take(self._current)
-        return total / self.readout_steps
+        return total, None
+
+    # -- Values that stop being finite --------------------------------------
+
+    def _finite(self) -> bool:
+        """Whether the state that steps change (not fixed weights) is finite."""
+        plan = self._plan
+        return bool(
+            np.isfinite(plan.integration.potentials).all()
+            and np.isfinite(plan.signals).all()
+            and np.isfinite(plan.plastic.weights).all()
+            and np.isfinite(plan.plastic.traces).all()
+        )
+
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        plan = self._plan
+        storage = plan.plastic
+        return plan.values.copy(), storage.weights.copy(), storage.traces.copy()
+
+    def _restore(self, saved: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        plan = self._plan
+        values, weights, traces = saved
+        np.copyto(plan.values, values)
+        np.copyto(plan.plastic.weights, weights)
+        np.copyto(plan.plastic.traces, traces)
+
+    def _fail(self, time_step: int) -> None:
+        """Raise ``NonFiniteError`` for the first state value that is not finite.
+
+        ``time_step`` is the step after which it was found, counted since the
+        simulator was made.
+        """
+        plan = self._plan
+        for name in [*plan.state_names, *plan.weights, *plan.traces]:
+            values = self._current(name)
+            bad = np.argwhere(~np.isfinite(values))
+            if bad.size:
+                break
+        else:
+            raise NonFiniteError("the state stopped being finite", "", "", time_step)
+        where = tuple(int(i) for i in bad[0])
+        population = self._population_of(name)
+        kind = "NaN" if np.isnan(values[where]) else "infinite"
+        pattern, within = divmod(time_step, self.steps_per_pattern)
+        index = ", ".join(str(i) for i in where)
+        raise NonFiniteError(
+            f"{name}[{index}] of population {population} became {kind} at step "
+            f"{within} of pattern {pattern} (time step {time_step} since the "
+            "network started)",
+            name,
+            population,
+            time_step,
+        )
+
+    def _population_of(self, name: str) -> str:
+        for projection in self.network.projections:
+            if name in (projection.name, f"D:{projection.name}"):
+                return projection.target
+        return name.rsplit(".", 1)[0]
 
     def _readout(self) -> np.ndarray:
         if self._plan.readout is None:

@@ -1,8 +1,8 @@
 """The engines a network can be trained on: generated Lava code or ``mcdl.sim``.
 
 Both offer the same few calls (``train``, ``evaluate``, ``run_phase``,
-``weights``, ``set_weights``, ``close``) so the training loop does not care
-which one runs.
+``weights``, ``set_weights``, ``state``, ``set_state``, ``close``) so the
+training loop does not care which one runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from types import ModuleType
 import numpy as np
 
 from mcdl import ir
-from mcdl.build import render, spec_weights, write_package
+from mcdl.build import BuildError, render_checked, spec_weights, write_package
+from mcdl.init import initial_weights
 from mcdl.sim import Simulator
 
 ENGINES = ("lava", "sim")
@@ -53,21 +54,38 @@ def build_package(
     out_dir: Path,
     layout: str = "fused",
     target: str = "cpu",
+    *,
+    allow_outside: bool = False,
 ) -> Path:
-    """Render and write the package of ``network`` into ``out_dir``."""
-    weights, problems = spec_weights(network, spec)
+    """Render and write the package of ``network`` into ``out_dir``.
+
+    Raises:
+        BuildError: an initialiser failed, the target cannot generate the
+            network, or the package cannot be written.
+    """
+    weights, problems = spec_weights(network, spec, allow_outside=allow_outside)
     if weights is None:
-        raise ValueError(problems[0].message)
-    files = render(network, weights, target, layout)
+        raise BuildError(problems[0].message)
+    files, problems = render_checked(network, weights, target, layout)
+    if files is None:
+        raise BuildError(problems[0].message)
     return write_package(files, out_dir, network.name)
 
 
 class SimEngine:
     """``mcdl.sim`` behind the calls of a generated network."""
 
-    def __init__(self, network: ir.Network, spec: Path, weights=None) -> None:
+    def __init__(
+        self,
+        network: ir.Network,
+        spec: Path,
+        weights=None,
+        *,
+        allow_outside: bool = False,
+    ) -> None:
         self.network = network
-        self.simulator = Simulator(network, base_dir=spec.parent)
+        initial = initial_weights(network, spec.parent, allow_outside=allow_outside)
+        self.simulator = Simulator(network, initial)
         if weights is not None:
             self.set_weights(weights)
 
@@ -85,13 +103,31 @@ class SimEngine:
         return np.concatenate(readouts) if readouts else np.zeros((0, 0))
 
     def evaluate(self, inputs, labels):
-        return self.simulator.evaluate(inputs, labels)
+        """Loss and accuracy, as the generated ``Network.evaluate`` gives them.
+
+        ``labels`` are classes or, one row per pattern, target potentials;
+        with potentials the accuracy compares the largest read-out with the
+        largest target.
+        """
+        labels = np.asarray(labels)
+        if labels.ndim == 1:
+            return self.simulator.evaluate(inputs, labels)
+        classes = np.argmax(labels, axis=1)
+        result = self.simulator.evaluate(inputs, classes)
+        loss = float(np.mean((result.readouts - labels) ** 2))
+        return result._replace(loss=loss)
 
     def run_phase(self, phase, data=None, *, validation=None, callback=None):
         return self.simulator.run_phase(phase, data, validation=validation)
 
     def weights(self) -> dict[str, np.ndarray]:
         return self.simulator.weights()
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.simulator.state()
+
+    def set_state(self, state) -> None:
+        self.simulator.set_state(state)
 
     def set_weights(self, weights) -> None:
         if isinstance(weights, (str, Path)):

@@ -1,15 +1,19 @@
 """The training loop behind ``mcdlc train``: phases, epochs, checkpoints.
 
 A run keeps everything in one folder (``runs/<network>`` by default): the
-generated package, ``history.json`` with the validation loss and accuracy
-after every epoch, ``weights.npz`` after every epoch, and ``curves.png``.
-Each checkpoint is written to a temporary file and renamed, so a run killed
-at any moment loses at most the epoch it was in; ``resume`` starts again
-after the last complete epoch.
+generated package, ``checkpoint.npz``, ``history.json`` with the validation
+loss and accuracy after every epoch, ``weights.npz`` and ``curves.png``.
 
-A resumed run starts the next epoch from the saved weights with the
-potentials, filters, traces and noise generators of a fresh network, so it
-is close to, but not bit-identical with, a run that was never interrupted.
+After every epoch (and every phase counted in patterns) one file,
+``checkpoint.npz``, takes the whole state of the network (potentials,
+filters, weights, traces and the states of the noise generators) together
+with the history; it is written to a temporary file and renamed, so a run
+killed at any moment, by Ctrl-C, SIGTERM or SIGKILL, keeps the last complete
+checkpoint and loses at most the epoch it was in. ``resume`` sets the whole
+state from it and goes on with the next epoch, so a resumed run gives the
+numbers of a run that was never interrupted. ``weights.npz`` and
+``history.json`` are written after the checkpoint, for people and other
+programs; ``resume`` reads only the checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +40,9 @@ log = logging.getLogger("mcdl")
 HISTORY = "history.json"
 WEIGHTS = "weights.npz"
 CURVES = "curves.png"
+CHECKPOINT = "checkpoint.npz"
+_HISTORY_KEY = "__history__"
+"""The checkpoint's entry holding the history as JSON (no state name has ``__``)."""
 
 
 @dataclass
@@ -83,19 +91,22 @@ class History:
 
 
 class ResumeError(ValueError):
-    """A run folder whose checkpoint does not belong to this run."""
+    """A run folder whose checkpoint is unreadable or not of this run."""
 
 
 def load_dataset(name: str, spec: Path):
     """Return ``(train, validation)`` datasets for ``name``.
 
-    ``bars`` and ``digits`` are built in; any other name is an ``.npz`` file
-    with ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+    ``bars``, ``digits`` and ``regression`` are built in; any other name is
+    an ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+    The regression task's labels are target potentials, one row each.
     """
     if name == "bars":
         return datasets.bars(), datasets.bars_validation()
     if name == "digits":
         return datasets.digits()
+    if name == "regression":
+        return datasets.regression()
     path = Path(name)
     if not path.is_absolute() and not path.exists():
         path = spec.parent / path
@@ -114,6 +125,7 @@ def train(
     resume: bool = False,
     validate_every: int | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_outside: bool = False,
 ) -> History:
     """Train ``network`` through its protocol; checkpoint after every epoch.
 
@@ -129,19 +141,24 @@ def train(
         validate_every: patterns between two validations inside an epoch,
             for the curves; default a tenth of an epoch.
         progress: called with a one-line progress message now and then.
+        allow_outside: let ``file`` initialisers lie outside the spec's folder.
 
     Raises:
-        ResumeError: ``resume`` was asked but ``run_dir`` holds another run.
+        ResumeError: ``resume`` was asked but ``run_dir`` holds another run,
+            or a checkpoint that cannot be read or does not fit the network.
     """
     name = dataset or network.protocol.dataset or "bars"
     train_set, validation = load_dataset(name, spec)
     history = History(network.source.sha256, engine, layout, name)
-    weights = None
+    weights = state = None
     if resume:
-        history, weights = _resume(run_dir, history)
+        history, state, weights = _resume(run_dir, history)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    with _open(network, spec, run_dir, engine, layout, weights) as net:
+    opened = _open(network, spec, run_dir, engine, layout, weights, allow_outside)
+    with opened as net:
+        if state is not None:
+            _restore(net, state, run_dir / CHECKPOINT)
         for index, phase in enumerate(network.protocol.phases):
             counted_in_epochs = phase.input == "data" and phase.epochs is not None
             if phase.name in history.done_phases and not counted_in_epochs:
@@ -151,7 +168,7 @@ def train(
                 net.run_phase(index, (train_set.inputs, train_set.labels))
                 history.done_phases.append(phase.name)
                 log.info("phase %s: %.1f s", phase.name, time.perf_counter() - started)
-                _checkpoint(run_dir, history, net.weights())
+                _checkpoint(run_dir, history, net, network)
                 continue
             total = epochs if epochs is not None else phase.epochs
             done = sum(1 for e in history.epochs if e.phase == phase.name)
@@ -166,18 +183,20 @@ def train(
                     progress,
                 )
                 history.epochs.append(record)
-                _checkpoint(run_dir, history, net.weights())
+                _checkpoint(run_dir, history, net, network)
             if phase.name not in history.done_phases:
                 history.done_phases.append(phase.name)
-            _checkpoint(run_dir, history, net.weights())
+            _checkpoint(run_dir, history, net, network)
     _plot(run_dir, history, network.name)
     return history
 
 
-def _open(network, spec, run_dir, engine, layout, weights):
+def _open(network, spec, run_dir, engine, layout, weights, allow_outside):
     if engine == "sim":
-        return engines.SimEngine(network, spec, weights)
-    package = engines.build_package(network, spec, run_dir / "package", layout)
+        return engines.SimEngine(network, spec, weights, allow_outside=allow_outside)
+    package = engines.build_package(
+        network, spec, run_dir / "package", layout, allow_outside=allow_outside
+    )
     module = engines.load_package(package)
     return module.Network(weights=weights)
 
@@ -213,11 +232,17 @@ def _epoch(net, where, train_set, validation, every, history, progress) -> Epoch
             callback=tick,
         )
         result = net.evaluate(validation.inputs, validation.labels)
-        history.curve.append([seen + stop, float(result.loss), float(result.accuracy)])
+        accuracy = _accuracy(result, validation)
+        history.curve.append([seen + stop, float(result.loss), accuracy])
     seconds = time.perf_counter() - started
-    return Epoch(
-        phase.name, epoch, float(result.loss), float(result.accuracy), seconds, count
-    )
+    return Epoch(phase.name, epoch, float(result.loss), accuracy, seconds, count)
+
+
+def _accuracy(result, validation) -> float:
+    """The accuracy of an evaluation; NaN where targets are not classes."""
+    if np.ndim(validation.labels) != 1:
+        return float("nan")
+    return float(result.accuracy)
 
 
 def _report(progress, phase, epoch, total, done, count, elapsed) -> None:
@@ -229,11 +254,37 @@ def _report(progress, phase, epoch, total, done, count, elapsed) -> None:
     progress(f"{phase} epoch {epoch}/{total} [{bar}] {done}/{count} {elapsed:.0f} s")
 
 
-def _resume(run_dir: Path, fresh: History) -> tuple[History, Path | None]:
-    path = run_dir / HISTORY
-    if not path.exists():
-        return fresh, None
-    history = History.from_json(path.read_text(encoding="utf-8"))
+def _resume(
+    run_dir: Path, fresh: History
+) -> tuple[History, dict[str, np.ndarray] | None, Path | None]:
+    """The history, state and weights file a resumed run starts from.
+
+    The state comes from the checkpoint; a run folder from before there were
+    checkpoints gives only its weights file, and the run then continues from
+    those weights alone.
+
+    Raises:
+        ResumeError: the checkpoint cannot be read, or is of another run.
+    """
+    path = run_dir / CHECKPOINT
+    if path.exists():
+        history, state = read_checkpoint(path)
+        _check_same_run(run_dir, history, fresh)
+        return history, state, None
+    legacy = run_dir / HISTORY
+    if not legacy.exists():
+        return fresh, None, None
+    try:
+        history = History.from_json(legacy.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ResumeError(f"{legacy} cannot be read: {exc}") from exc
+    _check_same_run(run_dir, history, fresh)
+    weights = run_dir / WEIGHTS
+    log.warning("%s has no %s; resuming from the weights alone", run_dir, CHECKPOINT)
+    return history, None, weights if weights.exists() else None
+
+
+def _check_same_run(run_dir: Path, history: History, fresh: History) -> None:
     if history.spec_sha256 != fresh.spec_sha256:
         raise ResumeError(f"{run_dir} holds a run of another version of the spec")
     if (history.engine, history.layout, history.dataset) != (
@@ -245,14 +296,59 @@ def _resume(run_dir: Path, fresh: History) -> tuple[History, Path | None]:
             f"{run_dir} holds a run on {history.engine}/{history.layout} with "
             f"{history.dataset}; resume it with the same settings"
         )
-    weights = run_dir / WEIGHTS
-    return history, weights if weights.exists() else None
 
 
-def _checkpoint(
-    run_dir: Path, history: History, weights: dict[str, np.ndarray]
-) -> None:
-    """Write the weights, then the history, each atomically."""
+def read_checkpoint(path: Path) -> tuple[History, dict[str, np.ndarray]]:
+    """Return the history and the state saved in the checkpoint at ``path``.
+
+    Raises:
+        ResumeError: the file is missing, truncated, not a checkpoint, or its
+            history cannot be read.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ResumeError(f"{path} is not a readable checkpoint: {exc}") from exc
+    if _HISTORY_KEY not in arrays:
+        raise ResumeError(f"{path} is not a checkpoint of mcdlc train: no history")
+    try:
+        history = History.from_json(str(arrays.pop(_HISTORY_KEY)))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ResumeError(f"the history in {path} cannot be read: {exc}") from exc
+    return history, arrays
+
+
+def _restore(net, state: dict[str, np.ndarray], path: Path) -> None:
+    """Give ``net`` the checkpoint's ``state``, naming whatever does not fit."""
+    current = net.state()
+    missing = sorted(set(current) - set(state))
+    unknown = sorted(set(state) - set(current))
+    if missing or unknown:
+        raise ResumeError(
+            f"{path} does not fit the network: missing {missing}, unknown {unknown}"
+        )
+    for name, array in state.items():
+        if array.shape != current[name].shape:
+            raise ResumeError(
+                f"{path}: {name} has shape {array.shape}, the network needs "
+                f"{current[name].shape}"
+            )
+        if not np.isfinite(array).all():
+            raise ResumeError(f"{path}: {name} holds values that are not finite")
+    try:
+        net.set_state(state)
+    except ValueError as exc:
+        raise ResumeError(f"{path} does not fit the network: {exc}") from exc
+
+
+def _checkpoint(run_dir: Path, history: History, net, network: ir.Network) -> None:
+    """Write the checkpoint, then the weights and the history, each atomically."""
+    state = net.state()
+    entries = dict(state)
+    entries[_HISTORY_KEY] = np.array(history.to_json())
+    _atomic(run_dir / CHECKPOINT, lambda f: np.savez(f, **entries))
+    weights = {p.name: state[p.name] for p in network.projections}
     _atomic(run_dir / WEIGHTS, lambda f: np.savez(f, **weights))
     _atomic(run_dir / HISTORY, lambda f: f.write(history.to_json().encode()))
 
@@ -262,6 +358,8 @@ def _atomic(path: Path, write: Callable) -> None:
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -281,10 +379,14 @@ def _plot(run_dir: Path, history: History, name: str) -> None:
     loss_axis.plot(curve[:, 0], curve[:, 1], marker="o")
     loss_axis.set_xlabel("training patterns")
     loss_axis.set_ylabel("validation loss (MSE)")
-    accuracy_axis.plot(curve[:, 0], 100 * curve[:, 2], marker="o", color="C1")
-    accuracy_axis.set_xlabel("training patterns")
-    accuracy_axis.set_ylabel("validation accuracy (%)")
-    accuracy_axis.set_ylim(0, 105)
+    if np.all(np.isnan(curve[:, 2])):
+        accuracy_axis.set_axis_off()
+        accuracy_axis.text(0.5, 0.5, "no classes: accuracy undefined", ha="center")
+    else:
+        accuracy_axis.plot(curve[:, 0], 100 * curve[:, 2], marker="o", color="C1")
+        accuracy_axis.set_xlabel("training patterns")
+        accuracy_axis.set_ylabel("validation accuracy (%)")
+        accuracy_axis.set_ylim(0, 105)
     engine = "mcdl.sim" if history.engine == "sim" else f"Lava, {history.layout}"
     figure.suptitle(f"{name} on {history.dataset} ({engine})")
     figure.tight_layout()

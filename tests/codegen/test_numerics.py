@@ -64,10 +64,13 @@ class InProcess:
         self.command(self.package.network._command(self.package.process.OP_RESUME))
 
     def state(self) -> dict[str, np.ndarray]:
-        return {
-            name: np.array(getattr(self.model, variable))
-            for name, variable, _, _ in self.package.process.STATE
-        }
+        state = {}
+        for name, variable, _, _ in self.package.process.STATE:
+            value = getattr(self.model, variable)
+            if isinstance(value, np.random.Generator):
+                value = self.package.models._words(value)
+            state[name] = np.array(value)
+        return state
 
 
 def exponential(data: dict) -> None:

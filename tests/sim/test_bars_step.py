@@ -97,7 +97,8 @@ def test_bars_steps_as_the_model_equations_written_out():
         by_hand.step(pattern, target, plastic)
 
     expected = by_hand.state()
-    state = sim.state()
+    # The by-hand network keeps no generator states; only the values compare.
+    state = {k: v for k, v in sim.state().items() if not k.startswith("rng:")}
     assert set(state) == set(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(

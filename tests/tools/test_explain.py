@@ -39,7 +39,7 @@ def test_an_unknown_code_is_a_usage_error_with_a_suggestion(capsys) -> None:
     status = run(["explain", "E0199"])
 
     assert status == 2
-    assert "unknown diagnostic code 'E0199'; did you mean E0106?" in (
+    assert "unknown diagnostic code 'E0199'; did you mean E0107?" in (
         capsys.readouterr().err
     )
 

@@ -19,22 +19,30 @@ Example::
         network.save_weights("weights.npz")
 
 Leaving the ``with`` block stops Lava's worker processes, also after an
-exception or Ctrl-C. A failure inside a worker reaches the caller as a
-``NetworkError`` carrying the worker's traceback; the network is then closed.
+exception, Ctrl-C or SIGTERM. A failure inside a worker reaches the caller as
+a ``NetworkError`` naming the process and carrying the worker's traceback; the
+network is then closed. A value of the state that becomes NaN or infinite is
+such a failure: its message names the variable, the population and the time
+step.
 """
 
 import atexit
 import contextlib
+import ctypes
 import multiprocessing
+import os
 import signal
+import sys
 import threading
 import time
 import weakref
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from lava.magma.compiler.builders.py_builder import PyProcessBuilder
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.magma.runtime.mgmt_token_enums import MGMT_RESPONSE, enum_equal
@@ -113,7 +121,14 @@ PHASES = (
 
 
 class NetworkError(RuntimeError):
-    """The network's Lava runtime failed or is closed."""
+    """The network's Lava runtime failed or is closed.
+
+    ``process`` names the Lava process that failed, when one did.
+    """
+
+    def __init__(self, message: str, process: str | None = None) -> None:
+        super().__init__(message)
+        self.process = process
 
 
 class WeightsError(ValueError):
@@ -192,12 +207,12 @@ def read_weights(
     """Return ``weights`` (a mapping, or an ``.npz`` file) checked and as float64.
 
     Raises:
-        WeightsError: a name is not a projection of the network, or an array
-            does not have the projection's shape.
+        WeightsError: the file cannot be read, a name is not a projection of
+            the network, an array does not have the projection's shape or
+            holds values that are not finite numbers.
     """
     if isinstance(weights, str | Path):
-        with np.load(weights, allow_pickle=False) as archive:
-            weights = {name: archive[name] for name in archive.files}
+        weights = _read_npz(weights)
     checked = {}
     for name, array in weights.items():
         if name not in PROJECTIONS:
@@ -206,14 +221,44 @@ def read_weights(
                 f"{name!r} is not a projection of the network; its projections "
                 f"are {known}"
             )
-        array = np.array(array, dtype=np.float64)
+        try:
+            array = np.array(array, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise WeightsError(f"the weights of {name!r} are not numbers") from error
         if array.shape != PROJECTIONS[name]:
             raise WeightsError(
                 f"the weights of {name!r} have shape {array.shape}, the "
                 f"projection needs {PROJECTIONS[name]}"
             )
+        problem = _not_finite(array)
+        if problem:
+            raise WeightsError(f"the weights of {name!r} hold {problem}")
         checked[name] = array
     return checked
+
+
+def _read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file at ``path``, by name.
+
+    Raises:
+        WeightsError: the file is missing, truncated or not an ``.npz`` file.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise WeightsError(f"cannot read weights from {path}: {error}") from error
+    except AttributeError as error:
+        raise WeightsError(f"{path} is not an .npz file of arrays") from error
+
+
+def _not_finite(array: np.ndarray) -> str:
+    """Where ``array`` holds a value that is not finite, as words; else ''."""
+    bad = np.argwhere(~np.isfinite(array))
+    if not bad.size:
+        return ""
+    where = tuple(int(i) for i in bad[0])
+    return f"{array[where]} at {where}"
 
 
 def target_potentials(labels: np.ndarray) -> np.ndarray:
@@ -264,15 +309,62 @@ def _interrupts_ignored():
     """Ignore Ctrl-C while Lava forks its workers, so that they inherit it.
 
     Ctrl-C then reaches only this process, which stops the workers itself.
+    A SIGTERM handler of this process is replaced meanwhile by one that, in
+    a worker, ends the worker as SIGTERM does by default, so that stopping a
+    worker with SIGTERM ends it; in this process it calls the handler.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    handler = signal.getsignal(signal.SIGTERM)
+    if callable(handler):
+        signal.signal(signal.SIGTERM, _forwarding(handler, os.getpid()))
+    _STARTING.append(os.getpid())
     try:
         yield
     finally:
+        _STARTING.remove(os.getpid())
+        if callable(handler):
+            signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, previous)
+
+
+_STARTING: list[int] = []
+"""The processes starting a runtime: a child they fork is one of its workers."""
+
+
+def _die_with_parent() -> None:
+    """In a worker just forked, ask Linux to kill it when its parent dies.
+
+    Without this, a worker whose host was killed (SIGKILL, a crash) would
+    wait forever for commands, keeping its shared memory.
+    """
+    if not _STARTING or not sys.platform.startswith("linux"):
+        return
+    parent = _STARTING[-1]
+    _STARTING.clear()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+os.register_at_fork(after_in_child=_die_with_parent)
+
+
+def _forwarding(handler: Callable, parent: int) -> Callable:
+    """A signal handler: ``handler`` in process ``parent``, the default elsewhere."""
+
+    def forward(signum: int, frame: object) -> None:
+        if os.getpid() != parent:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        handler(signum, frame)
+
+    return forward
 
 
 _OPEN: "weakref.WeakSet[_Runtime]" = weakref.WeakSet()
@@ -293,8 +385,11 @@ class _Runtime:
     died, raises ``NetworkError`` at once instead of blocking forever.
     """
 
-    def __init__(self, network: process.BarsFused) -> None:
+    def __init__(
+        self, network: process.BarsFused, timeout: float | None = None
+    ) -> None:
         self.process = network
+        self.timeout = timeout
         self.closed = False
         self.busy = False
         self.injector = Injector(shape=(process.COMMAND_SIZE,), buffer_size=_BUFFER)
@@ -306,9 +401,16 @@ class _Runtime:
             with _interrupts_ignored():
                 network.create_runtime(run_cfg=run_config())
             self._check()
-        except Exception as error:
+        except NetworkError:
             self.abort()
-            raise NetworkError(f"Lava could not start the network: {error}") from error
+            raise
+        except Exception as error:
+            name = self._failed()
+            self.abort()
+            where = f" ({name} failed)" if name else ""
+            raise NetworkError(
+                f"Lava could not start the network{where}: {error}", name
+            ) from error
         except BaseException:
             self.abort()
             raise
@@ -388,18 +490,29 @@ class _Runtime:
         """Return the next record, watching the workers while it is awaited."""
         port = self.extractor.out_port.external_pipe_csp_recv_port
         pause = 1e-4
+        started = time.monotonic()
         while not port.probe():
             self._check()
+            self._check_time(started)
             time.sleep(pause)
             pause = min(2 * pause, 5e-3)
         return self.extractor.receive()
+
+    def _check_time(self, started: float) -> None:
+        """Raise ``NetworkError`` if Lava took longer than ``timeout`` to answer."""
+        if self.timeout is not None and time.monotonic() - started > self.timeout:
+            raise NetworkError(
+                f"Lava sent nothing for {self.timeout:g} s; a process may hang"
+            )
 
     def _wait(self) -> None:
         """Wait for the end of the run, watching the workers."""
         runtime = self.process.runtime
         pause = 1e-4
+        started = time.monotonic()
         while not all(port.probe() for port in runtime.service_to_runtime):
             self._check()
+            self._check_time(started)
             time.sleep(pause)
             pause = min(2 * pause, 5e-3)
         for port in runtime.service_to_runtime:
@@ -426,14 +539,46 @@ class _Runtime:
             failure = worker.exception
             if failure is not None:
                 error, trace = failure
+                name = self._describe(worker)
                 raise NetworkError(
-                    f"{type(error).__name__} in a Lava process: {error}\n\n{trace}"
+                    f"{name} failed: {type(error).__name__}: {error}\n\n{trace}",
+                    name,
                 )
             if worker.exitcode is not None:
+                name = self._describe(worker)
                 raise NetworkError(
-                    f"a Lava process (pid {worker.pid}) exited with code "
-                    f"{worker.exitcode}"
+                    f"{name} (pid {worker.pid}) exited with code {worker.exitcode}",
+                    name,
                 )
+
+    def _failed(self, wait: float = 1.0) -> str | None:
+        """The process whose worker reports an exception, waiting ``wait`` s."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for worker in self._workers():
+                with contextlib.suppress(Exception):
+                    if worker.exception is not None:
+                        return self._describe(worker)
+            time.sleep(0.02)
+        return None
+
+    def _describe(self, worker: multiprocessing.Process) -> str:
+        """The Lava process that ``worker`` runs, by its class and its model."""
+        # Lava starts one worker per Python process builder, in the order of
+        # the executable's builders, and then its runtime services.
+        executable = getattr(self.process.runtime, "_executable", None)
+        builders = getattr(executable, "proc_builders", None) or {}
+        built = [
+            (proc, builder)
+            for proc, builder in builders.items()
+            if isinstance(builder, PyProcessBuilder)
+        ]
+        workers = self._workers()
+        index = workers.index(worker) if worker in workers else len(workers)
+        if index >= len(built):
+            return "Lava's runtime service"
+        proc, builder = built[index]
+        return f"the Lava process {type(proc).__name__} ({builder.proc_model.__name__})"
 
     def close(self) -> None:
         """Stop Lava; kill its workers if it does not stop in time."""
@@ -503,6 +648,9 @@ class Network:
         probe: the potentials to sample during every pattern, by name
             (``"hidden.pyr.soma"``; see ``process.POTENTIALS``).
         probe_every: the time steps between two samples.
+        timeout: the seconds to wait for Lava to answer a command before the
+            network is closed with a ``NetworkError``; ``None`` waits as long
+            as the workers are alive (a failure in one is reported at once).
 
     Raises:
         WeightsError: the weights do not fit the network.
@@ -519,6 +667,7 @@ class Network:
         *,
         probe: Sequence[str] = (),
         probe_every: int = 10,
+        timeout: float | None = None,
     ) -> None:
         self._runtime: _Runtime | None = None
         chosen = initial_weights()
@@ -529,7 +678,7 @@ class Network:
         self._process = process.BarsFused(
             weights=chosen, probe=self.probe, probe_every=probe_every
         )
-        self._runtime = _Runtime(self._process)
+        self._runtime = _Runtime(self._process, timeout)
 
     def __enter__(self) -> "Network":
         return self
@@ -881,6 +1030,9 @@ class Network:
                 f"patterns have shape {patterns.shape}, the input needs rows of "
                 f"{process.INPUT_SIZE}"
             )
+        problem = _not_finite(patterns)
+        if problem:
+            raise ValueError(f"the patterns hold {problem}")
         return patterns
 
     @staticmethod
@@ -896,12 +1048,15 @@ class Network:
                 f"targets have shape {targets.shape}, expected integer labels "
                 f"({rows},) or potentials ({rows}, {process.OUTPUT_SIZE})"
             )
+        problem = _not_finite(targets)
+        if problem:
+            raise ValueError(f"the targets hold {problem}")
         return targets
 
     # -- Reading and writing the state ---------------------------------------
 
     def state(self) -> dict[str, np.ndarray]:
-        """Return the state by name: potentials, filters, weights and traces.
+        """Return the state by name: potentials, filters, weights, traces, noise.
 
         The names are those of ``process.STATE`` and of mcdl's reference
         simulator:
@@ -910,7 +1065,11 @@ class Network:
         - ``"x.rate"``: the filtered input;
         - ``"output.pyr.target"``: the filtered target;
         - a projection's name: its weights;
-        - ``"D:<projection>"``: its trace, if it has a low-pass.
+        - ``"D:<projection>"``: its trace, if it has a low-pass;
+        - ``"rng:<population>"``: the state of a population's noise generator
+          (see ``process.GENERATOR_WORDS``), if it has noise.
+
+        Setting the whole of it with ``set_state`` continues the run exactly.
         """
         vector = self._dump()
         return {
@@ -922,7 +1081,9 @@ class Network:
         """Replace the named parts of the state (see ``state``).
 
         Raises:
-            ValueError: a name is not part of the state, or a shape is wrong.
+            ValueError: a name is not part of the state, a shape is wrong, a
+                value is not finite, or a generator's state is not whole
+                32-bit words.
         """
         vector = self._dump()
         layout = {name: (offset, shape) for name, _, offset, shape in process.STATE}
@@ -935,6 +1096,14 @@ class Network:
                 raise ValueError(
                     f"{name!r} has shape {array.shape}, the network needs {shape}"
                 )
+            problem = _not_finite(array)
+            if problem:
+                raise ValueError(f"{name!r} holds {problem}")
+            words = name.startswith("rng:")
+            if words and np.any((array != np.floor(array)) | (array < 0)):
+                raise ValueError(f"{name!r} is not a generator's state")
+            if words and np.any(array >= 2**32):
+                raise ValueError(f"{name!r} is not a generator's state")
             vector[offset : offset + array.size] = array.reshape(-1)
         self._load(vector)
 
@@ -955,8 +1124,23 @@ class Network:
         self.set_state(read_weights(weights))
 
     def save_weights(self, path: str | Path) -> None:
-        """Save the weights to an ``.npz`` file, one array per projection."""
-        np.savez(path, **self.weights())
+        """Save the weights to an ``.npz`` file, one array per projection.
+
+        As with ``numpy.savez``, ``.npz`` is added to a name without it. The
+        file is written beside its name and then renamed, so an interrupted
+        save leaves an earlier file as it was.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        weights = self.weights()
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            with temporary.open("wb") as file:
+                np.savez(file, **weights)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def load_weights(self, path: str | Path) -> None:
         """Load weights saved by ``save_weights`` (see ``set_weights``)."""

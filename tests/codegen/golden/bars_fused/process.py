@@ -65,11 +65,41 @@ STATE = (
     ("D:W_up2", "trace_W_up2", 948, (3, 30)),
     ("D:W_IP1", "trace_W_IP1", 1038, (3, 30)),
     ("D:W_PI1", "trace_W_PI1", 1128, (30, 3)),
+    ("rng:hidden.pyr", "_generator_hidden_pyr", 1218, (10,)),
+    ("rng:hidden.inter", "_generator_hidden_inter", 1228, (10,)),
+    ("rng:output.pyr", "_generator_output_pyr", 1238, (10,)),
 )
 """Every state variable: its name, the Var holding it, its offset, its shape."""
-STATE_SIZE = 1218
-CHUNK = 1218
+STATE_SIZE = 1248
+CHUNK = 1248
 """The values of the state vector that one dump or load command moves."""
+STATE_POPULATIONS = (
+    ("hidden.pyr.soma", "hidden.pyr"),
+    ("hidden.inter.soma", "hidden.inter"),
+    ("output.pyr.soma", "output.pyr"),
+    ("x.rate", "x"),
+    ("output.pyr.target", "output.pyr"),
+    ("W_up1", "hidden.pyr"),
+    ("W_up2", "output.pyr"),
+    ("W_down1", "hidden.pyr"),
+    ("W_IP1", "hidden.inter"),
+    ("W_PI1", "hidden.pyr"),
+    ("D:W_up1", "hidden.pyr"),
+    ("D:W_up2", "output.pyr"),
+    ("D:W_IP1", "hidden.inter"),
+    ("D:W_PI1", "hidden.pyr"),
+    ("rng:hidden.pyr", "hidden.pyr"),
+    ("rng:hidden.inter", "hidden.inter"),
+    ("rng:output.pyr", "output.pyr"),
+)
+"""Every state variable and its population (a projection's is its target)."""
+GENERATOR_WORDS = 10
+"""The values of a noise generator's state, ``rng:<population>``.
+
+The population's ``numpy.random.default_rng([SEED, index])`` is a PCG64; its
+state and increment take four 32-bit words each, lowest first, followed by
+``has_uint32`` and ``uinteger``.
+"""
 
 # -- Commands: one per Lava time step, from the host --------------------------
 
@@ -96,7 +126,7 @@ CMD_LEARN = 6
 CMD_PAYLOAD = 10
 CMD_PATTERN = 10
 CMD_TARGET = 19
-COMMAND_SIZE = 1228
+COMMAND_SIZE = 1258
 
 # -- Records: one per Lava time step, to the host -----------------------------
 

@@ -7,9 +7,14 @@ Every model carries out the commands of ``process``. The code of a time step
 follows mcdl's ``docs/semantics.md`` part by part (filters, rates, dendrites,
 integrating compartments, plasticity, then the new potentials), computing
 every part from the values at the start of the step.
+
+A value of the state that becomes NaN or infinite stops the model with a
+``FloatingPointError`` naming the variable, its population and the time step.
+The state is checked after every time step.
 """
 
 from collections.abc import Callable
+from typing import NoReturn
 
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
@@ -27,19 +32,27 @@ class _Commands:
     """What every model of the network does with the host's commands.
 
     A model lists the state it holds in ``_STATE`` (its Vars and their
-    offsets in the state vector) and the potentials in ``_POTENTIALS`` (the
-    ranges of ``process.POTENTIALS`` it holds); presenting a pattern is its
-    own. Dumps, loads, and saving and restoring the state around an
-    evaluation are the same for all.
+    offsets in the state vector), its noise generators in ``_GENERATORS``
+    and the potentials in ``_POTENTIALS`` (the ranges of
+    ``process.POTENTIALS`` it holds); presenting a pattern is its own. Dumps,
+    loads, saving and restoring the state around an evaluation, and the check
+    that the state stays finite are the same for all.
     """
 
     _STATE: tuple[tuple[str, int], ...] = ()
+    _GENERATORS: tuple[tuple[str, int], ...] = ()
     _POTENTIALS: tuple[tuple[int, int], ...] = ()
+    _STEPS_PER_PRESENT = 1
+    """The time steps of the network that one presenting command runs."""
+    _REPLAY = False
+    """Whether a failed check runs the command again to find the time step."""
 
     def _setup(self, proc_params: dict) -> None:
         """Read the probes and the record size from the process."""
         self._saved: list[np.ndarray] | None = None
         self._serial = 0
+        self._steps = 0
+        self._names = {variable: name for name, variable, _, _ in process.STATE}
         self._record_size = proc_params["record_size"]
         self._probe_every = proc_params["probe_every"]
         ranges = [np.arange(start, stop) for start, stop in self._POTENTIALS]
@@ -60,14 +73,21 @@ class _Commands:
         return np.zeros((rows, self._probe.size))
 
     def _carry_out(
-        self, command: np.ndarray, record: np.ndarray, present: Callable[[], None]
+        self,
+        command: np.ndarray,
+        record: np.ndarray,
+        present: Callable[..., int | None],
     ) -> None:
-        """Carry out ``command``; ``present`` presents the pattern it gives."""
+        """Carry out ``command``; ``present`` presents the pattern it gives.
+
+        ``present(True)`` presents it checking every time step and returns the
+        first after which the state holds a value that is not finite.
+        """
         operation = int(command[process.CMD_OP])
         index = int(command[process.CMD_INDEX])
         if operation == process.OP_PRESENT:
             self._enter(command[process.CMD_EVALUATE] > 0.5)
-            present()
+            self._present_checked(present)
         elif operation == process.OP_DUMP:
             self._dump(index, record[process.REC_PAYLOAD :])
         elif operation == process.OP_LOAD:
@@ -95,11 +115,71 @@ class _Commands:
                 setattr(self, name, value)
             self._saved = None
 
+    def _present_checked(self, present: Callable[..., int | None]) -> None:
+        """Present, then check that the state is finite; raise where it is not."""
+        saved = self._snapshot() if self._REPLAY else None
+        present()
+        if not _finite(*(getattr(self, name) for name, _ in self._STATE)):
+            step = None
+            if saved is not None:
+                self._restore(saved)
+                step = present(True)
+            self._fail(self._STEPS_PER_PRESENT - 1 if step is None else step)
+        self._steps += self._STEPS_PER_PRESENT
+
+    def _snapshot(self) -> tuple[list[np.ndarray], list[dict]]:
+        arrays = [getattr(self, name).copy() for name, _ in self._STATE]
+        generators = [
+            getattr(self, name).bit_generator.state for name, _ in self._GENERATORS
+        ]
+        return arrays, generators
+
+    def _restore(self, saved: tuple[list[np.ndarray], list[dict]]) -> None:
+        arrays, generators = saved
+        for (name, _), value in zip(self._STATE, arrays, strict=True):
+            setattr(self, name, value)
+        for (name, _), state in zip(self._GENERATORS, generators, strict=True):
+            getattr(self, name).bit_generator.state = state
+
+    def _fail(self, step: int) -> NoReturn:
+        """Raise the error of the first value of the state that is not finite.
+
+        ``step`` is the time step of the command after which it was found.
+        """
+        for name, _ in self._STATE:
+            values = getattr(self, name)
+            bad = np.argwhere(~np.isfinite(values))
+            if bad.size:
+                where = tuple(int(i) for i in bad[0])
+                break
+        else:
+            raise FloatingPointError("the state stopped being finite")
+        variable = self._names[name]
+        population = dict(process.STATE_POPULATIONS)[variable]
+        kind = "NaN" if np.isnan(values[where]) else "infinite"
+        step = self._steps + step
+        pattern, within = divmod(step, process.PATTERN_STEPS)
+        index = ", ".join(str(i) for i in where)
+        raise FloatingPointError(
+            f"{variable}[{index}] of population {population} became {kind} at "
+            f"step {within} of pattern {pattern} (time step {step} since the "
+            "network started)"
+        )
+
+    def _pieces(self) -> list[tuple[str, int, np.ndarray]]:
+        """This model's part of the state vector: name, offset, values."""
+        pieces = [
+            (name, offset, getattr(self, name).reshape(-1))
+            for name, offset in self._STATE
+        ]
+        for name, offset in self._GENERATORS:
+            pieces.append((name, offset, _words(getattr(self, name))))
+        return pieces
+
     def _dump(self, index: int, payload: np.ndarray) -> None:
         """Copy chunk ``index`` of the state vector into ``payload``."""
         start = index * process.CHUNK
-        for name, offset in self._STATE:
-            values = getattr(self, name).reshape(-1)
+        for _, offset, values in self._pieces():
             low = max(start, offset)
             high = min(start + process.CHUNK, offset + values.size)
             if low < high:
@@ -109,14 +189,18 @@ class _Commands:
     def _load(self, index: int, payload: np.ndarray) -> None:
         """Write ``payload`` into chunk ``index`` of the state vector."""
         start = index * process.CHUNK
-        for name, offset in self._STATE:
-            values = getattr(self, name)
-            flat = values.reshape(-1).copy()
+        generators = {name for name, _ in self._GENERATORS}
+        for name, offset, values in self._pieces():
+            flat = values.copy()
             low = max(start, offset)
             high = min(start + process.CHUNK, offset + flat.size)
             if low < high:
                 flat[low - offset : high - offset] = payload[low - start : high - start]
-                setattr(self, name, flat.reshape(values.shape))
+                if name in generators:
+                    _set_words(getattr(self, name), flat)
+                else:
+                    shape = getattr(self, name).shape
+                    setattr(self, name, flat.reshape(shape))
 
     def _sample(self, k: int, potentials: np.ndarray) -> None:
         """Keep the probed potentials at the end of step ``k``."""
@@ -156,6 +240,34 @@ class _Commands:
             size = int(np.prod(shape))
             setattr(self, name, buffer[start : start + size].reshape(shape))
             start += size
+
+
+def _words(generator: np.random.Generator) -> np.ndarray:
+    """The state of ``generator`` as ``process.GENERATOR_WORDS`` 32-bit words."""
+    state = generator.bit_generator.state
+    words = []
+    for value in (state["state"]["state"], state["state"]["inc"]):
+        words.extend((value >> (32 * i)) & 0xFFFFFFFF for i in range(4))
+    words.extend([state["has_uint32"], state["uinteger"]])
+    return np.array(words, dtype=np.float64)
+
+
+def _set_words(generator: np.random.Generator, words: np.ndarray) -> None:
+    """Give ``generator`` the state that ``_words`` wrote as ``words``."""
+    value = [int(word) for word in words]
+    state = sum(word << (32 * i) for i, word in enumerate(value[0:4]))
+    increment = sum(word << (32 * i) for i, word in enumerate(value[4:8]))
+    generator.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": increment},
+        "has_uint32": value[8],
+        "uinteger": value[9],
+    }
+
+
+def _finite(*arrays: np.ndarray) -> bool:
+    """Whether every value of ``arrays`` is a finite number."""
+    return all(np.isfinite(array).all() for array in arrays)
 
 
 def _runs(
@@ -205,7 +317,7 @@ class PyBarsInputModel(_Commands, PyLoihiProcessModel):
         """Carry out the host's command, then send it and the filters on the bus."""
         command = self.command.recv()
         record = self._header(command)
-        self._carry_out(command, record, lambda: self._present(command))
+        self._carry_out(command, record, lambda check=False: self._present(command))
         bus = np.zeros(process.BUS_SIZE)
         bus[: process.COMMAND_SIZE] = command
         bus[1034:1043] = self.rate_x
@@ -262,6 +374,10 @@ class PyBarsHiddenLayerModel(_Commands, PyLoihiProcessModel):
         ("trace_W_IP1", 1038),
         ("trace_W_PI1", 1128),
     )
+    _GENERATORS = (
+        ("_generator_hidden_pyr", 1218),
+        ("_generator_hidden_inter", 1228),
+    )
     _POTENTIALS = (
         (0, 30),
         (30, 33),
@@ -297,7 +413,9 @@ class PyBarsHiddenLayerModel(_Commands, PyLoihiProcessModel):
             rate_hidden_pyr,
             rate_hidden_inter,
         )
-        self._carry_out(command, record, lambda: self._present(bus, rates, record))
+        self._carry_out(
+            command, record, lambda check=False: self._present(bus, rates, record)
+        )
         self.record.send(record)
 
     def _present(
@@ -404,6 +522,7 @@ class PyBarsOutputLayerModel(_Commands, PyLoihiProcessModel):
         ("weight_W_up2", 318),
         ("trace_W_up2", 948),
     )
+    _GENERATORS = (("_generator_output_pyr", 1238),)
     _POTENTIALS = ((33, 36),)
     _POTENTIAL_VARS = ("u_output_pyr_soma",)
 
@@ -426,7 +545,9 @@ class PyBarsOutputLayerModel(_Commands, PyLoihiProcessModel):
         command = bus[: process.COMMAND_SIZE]
         record = np.zeros(self._record_size)
         rates = (rate_output_pyr,)
-        self._carry_out(command, record, lambda: self._present(bus, rates, record))
+        self._carry_out(
+            command, record, lambda check=False: self._present(bus, rates, record)
+        )
         self.record.send(record)
 
     def _present(

@@ -1,0 +1,67 @@
+"""The experiment drivers, on runs a few patterns long."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mcdl.experiments import digits, regression, self_predicting
+
+
+def test_self_predicting_measures_the_approach_to_the_closed_form(tmp_path):
+    results = self_predicting.run(patterns=40, every=20, run_dir=tmp_path, quiet=True)
+
+    curve = results["curve"]
+    assert [row["patterns"] for row in curve] == [0, 20, 40]
+    assert curve[-1]["apical"] < curve[0]["apical"] / 2
+    assert curve[-1]["distance W_IP1"] < curve[0]["distance W_IP1"]
+    assert (tmp_path / "self_predicting.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["end"] == curve[-1]
+
+
+def test_regression_trains_the_microcircuit_and_the_shallow_learner(tmp_path):
+    results = regression.run(
+        steady=True,
+        epochs=2,
+        every=10,
+        run_dir=tmp_path,
+        train_size=20,
+        validation_size=10,
+        quiet=True,
+    )
+
+    assert set(results["learners"]) == {"microcircuit", "shallow"}
+    for learner in results["learners"].values():
+        assert [row["patterns"] for row in learner["curve"]] == [0, 10, 20, 30, 40]
+        assert np.isfinite(learner["final"]["rate error"])
+    assert results["zero baseline"] > 0
+    assert (tmp_path / "regression.png").exists()
+
+
+def test_digits_reports_the_microcircuit_and_its_full_dynamics_check(tmp_path):
+    results = digits.run(
+        steady=True, epochs=1, run_dir=tmp_path, mlp=False, quiet=True, limit=30
+    )
+
+    assert results["split"] == {"train": 30, "test": 30, "seed": 0}
+    assert 0 <= results["final"]["test accuracy"] <= 1
+    full = results["full dynamics evaluation"]
+    assert 0 <= full["test accuracy"] <= 1
+    with np.load(tmp_path / "weights.npz") as weights:
+        assert weights["W_up1"].shape == (100, 64)
+    assert (tmp_path / "digits.png").exists()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_mlp_baseline_has_the_microcircuit_s_hidden_sizes():
+    from mcdl import data
+
+    train, test = data.digits()
+    few = data.Dataset(train.inputs[:300], train.labels[:300], 10)
+    results = digits.mlp_baselines((100, 50), few, test, max_iter=60)
+
+    assert set(results) == {"logistic", "relu"}
+    assert all(0.5 < r["test accuracy"] <= 1 for r in results.values())
