@@ -12,7 +12,9 @@ cut it short, delete a line, rename one occurrence of a name -- and runs
 Cutting at a line and deleting a line are tried for every line; the other
 mutations and the fuzzing of the front end with random tokens and random
 bytes are drawn by hypothesis, with a bounded number of examples and a
-deadline per example, so the whole file runs in well under a minute. Set
+deadline per example (generous, so that a loaded machine does not fail it,
+but short enough to catch a hang), so the whole file runs in well under a
+minute. Set
 ``MCDL_FUZZ_EXAMPLES`` (default 150) to draw more examples when hunting bugs.
 """
 
@@ -44,7 +46,7 @@ _LOCATED = re.compile(r"^(.+\.mcdl):(\d+):(\d+): error\[E\d{4}\]: ", re.M)
 
 FUZZ = settings(
     max_examples=int(os.environ.get("MCDL_FUZZ_EXAMPLES", "150")),
-    deadline=timedelta(seconds=2),
+    deadline=timedelta(seconds=20),
     suppress_health_check=[HealthCheck.too_slow],
 )
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("MCDL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES,
-    deadline=timedelta(seconds=5),
+    deadline=timedelta(seconds=30),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
