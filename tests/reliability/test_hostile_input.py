@@ -37,7 +37,7 @@ FUZZ = settings(
 
 #: Seconds and megabytes (peak resident) that one input may take, with room
 #: for a machine that runs other work too.
-TIME_LIMIT = 20.0
+TIME_LIMIT = 60.0
 MEMORY_LIMIT_MB = 600
 
 
