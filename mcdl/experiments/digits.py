@@ -4,7 +4,7 @@
         [--epochs N] [--run-dir DIR] [--no-mlp]
 
 Trains the spec's 64-100-50-10 microcircuit on the fixed split of
-``mcdl.data.digits`` (seed 0: 1437 training, 360 test images), evaluates
+``mcdl.data.digits`` (seed 0: 1438 training, 359 test images), evaluates
 the test accuracy after every epoch, and trains on the same split an MLP of
 the same sizes by backprop (``sklearn.neural_network.MLPClassifier``,
 logistic units like the microcircuit's, Adam, ``random_state = 0``; a ReLU
@@ -189,7 +189,7 @@ def plot(results: dict, path: Path) -> None:
             linestyle="none",
             label="its weights under the full dynamics",
         )
-    axis.set_xlabel("epoch (1437 training images)")
+    axis.set_xlabel(f"epoch ({results['split']['train']} training images)")
     axis.set_ylabel("test accuracy (%)")
     axis.set_ylim(80, 100)
     axis.legend(loc="lower right")

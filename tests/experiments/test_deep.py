@@ -115,3 +115,28 @@ def test_lava_agrees_with_the_simulator(tmp_path, depth, layout):
     start = initial_weights(network, tmp_path)
     for k in range(1, depth + 2):
         assert not np.array_equal(sim_state[f"W_up{k}"], start[f"W_up{k}"])
+
+
+@pytest.mark.lava
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("layout", ["fused", "layered"])
+def test_the_digits_spec_runs_the_same_on_lava(layout, tmp_path):
+    from mcdl import data
+    from mcdl.experiments.common import SPECS
+
+    spec = SPECS / "digits.mcdl"
+    network = compile_file(spec).network
+    train, _ = data.digits()
+    inputs, labels = train.inputs[:2], train.labels[:2]
+    package = engines.build_package(network, spec, tmp_path, layout)
+    module = engines.load_package(package)
+
+    with module.Network() as net:
+        lava = net.train(inputs, labels, phase="task")
+        lava_state = net.state()
+    simulator = Simulator(network)
+    sim = simulator.train(inputs, labels, "task")
+
+    np.testing.assert_allclose(lava, sim, rtol=0, atol=1e-9)
+    for name, value in simulator.state().items():
+        np.testing.assert_allclose(lava_state[name], value, rtol=0, atol=1e-9)
