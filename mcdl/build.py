@@ -6,10 +6,11 @@ neither empty nor marked is never written to, and neither is a marker that is
 not a plain file (a symbolic link to a file elsewhere, say). Inside ``DIR``
 only ``<network>/`` is replaced, and only if it is a folder (not a symbolic
 link) holding a package that mcdl generated. The package is rendered in
-memory, written to a temporary sibling folder, synced to disk and swapped
-into place in one atomic rename (``renameat2`` with ``RENAME_EXCHANGE`` on
-Linux; elsewhere two renames), so a failed or interrupted build leaves an
-earlier package as it was.
+memory, written to a temporary sibling folder, synced to disk (its files and
+its folders) and swapped into place in one atomic rename (``renameat2`` with
+``RENAME_EXCHANGE`` on Linux; elsewhere two renames), so a failed or
+interrupted build leaves an earlier package as it was. ``DIR`` is synced
+after the swap, so that a power loss cannot undo it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from mcdl import ir
 from mcdl.compiler import Result, compile_file
 from mcdl.diagnostics import Diagnostic, error
+from mcdl.files import sync_folder
 from mcdl.init import InitError, OutsideError, initial_weights
 
 log = logging.getLogger("mcdl")
@@ -169,13 +171,13 @@ def write_package(files: dict[str, bytes], out_dir: Path, name: str) -> Path:
                 raise BuildError(f"refusing to write outside the package: {relative}")
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_synced(path, data)
-        _sync_folder(staging)
+        _sync_tree(staging)
         if os.path.lexists(final):
             _swap(staging, final)
             shutil.rmtree(staging, ignore_errors=True)
         else:
             os.replace(staging, final)
-        _sync_folder(out_dir)
+        sync_folder(out_dir)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildError(f"cannot write {final}: {exc.strerror or exc}") from exc
@@ -224,7 +226,9 @@ def claim_output(out_dir: Path) -> None:
             "choose a new or empty folder"
         )
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if not out_dir.is_dir():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            sync_folder(out_dir.parent)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         handle = os.open(marker, flags, 0o644)
         with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -240,18 +244,11 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(file.fileno())
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make the entries of ``folder`` durable (where folders can be opened)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
+def _sync_tree(folder: Path) -> None:
+    """Make the entries of ``folder`` and of every folder below it durable."""
+    for below in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        sync_folder(below)
+    sync_folder(folder)
 
 
 _RENAME_EXCHANGE = 2

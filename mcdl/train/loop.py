@@ -7,9 +7,10 @@ loss and accuracy after every epoch, ``weights.npz`` and ``curves.png``.
 After every epoch (and every phase counted in patterns) one file,
 ``checkpoint.npz``, takes the whole state of the network (potentials,
 filters, weights, traces and the states of the noise generators) together
-with the history; it is written to a temporary file and renamed, so a run
-killed at any moment, by Ctrl-C, SIGTERM or SIGKILL, keeps the last complete
-checkpoint and loses at most the epoch it was in. ``resume`` sets the whole
+with the history; it is written to a temporary file, synced and renamed, and
+the folder is synced after the rename, so a run killed at any moment, by
+Ctrl-C, SIGTERM, SIGKILL or a power loss, keeps the last complete checkpoint
+and loses at most the epoch it was in. ``resume`` sets the whole
 state from it and goes on with the next epoch, so a resumed run gives the
 numbers of a run that was never interrupted. ``weights.npz`` and
 ``history.json`` are written after the checkpoint, for people and other
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -33,6 +32,7 @@ import numpy as np
 
 from mcdl import data as datasets
 from mcdl import ir
+from mcdl.files import replace_atomically, sync_folder
 from mcdl.train import engines
 
 log = logging.getLogger("mcdl")
@@ -153,7 +153,9 @@ def train(
     weights = state = None
     if resume:
         history, state, weights = _resume(run_dir, history)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if not run_dir.is_dir():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        sync_folder(run_dir.parent)
 
     opened = _open(network, spec, run_dir, engine, layout, weights, allow_outside)
     with opened as net:
@@ -347,23 +349,10 @@ def _checkpoint(run_dir: Path, history: History, net, network: ir.Network) -> No
     state = net.state()
     entries = dict(state)
     entries[_HISTORY_KEY] = np.array(history.to_json())
-    _atomic(run_dir / CHECKPOINT, lambda f: np.savez(f, **entries))
+    replace_atomically(run_dir / CHECKPOINT, lambda f: np.savez(f, **entries))
     weights = {p.name: state[p.name] for p in network.projections}
-    _atomic(run_dir / WEIGHTS, lambda f: np.savez(f, **weights))
-    _atomic(run_dir / HISTORY, lambda f: f.write(history.to_json().encode()))
-
-
-def _atomic(path: Path, write: Callable) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_atomically(run_dir / WEIGHTS, lambda f: np.savez(f, **weights))
+    replace_atomically(run_dir / HISTORY, lambda f: f.write(history.to_json().encode()))
 
 
 def _plot(run_dir: Path, history: History, name: str) -> None:
@@ -390,7 +379,9 @@ def _plot(run_dir: Path, history: History, name: str) -> None:
     engine = "mcdl.sim" if history.engine == "sim" else f"Lava, {history.layout}"
     figure.suptitle(f"{name} on {history.dataset} ({engine})")
     figure.tight_layout()
-    _atomic(run_dir / CURVES, lambda f: figure.savefig(f, format="png", dpi=110))
+    replace_atomically(
+        run_dir / CURVES, lambda f: figure.savefig(f, format="png", dpi=110)
+    )
     plt.close(figure)
 
 
