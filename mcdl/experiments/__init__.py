@@ -2,8 +2,8 @@
 
 Each module runs one experiment from a spec in ``specs/`` on ``mcdl.sim`` or
 on the generated Lava code, writes its figure and its numbers (a JSON file)
-into a run folder, and prints a summary; ``docs/results.md`` lists the
-commands and what they measured.
+into a run folder, and logs its progress and a summary; ``docs/results.md``
+lists the commands and what they measured.
 
 * ``self_predicting``: learning the self-predicting state from random
   inputs (``specs/self_predicting.mcdl``);
@@ -13,5 +13,6 @@ commands and what they measured.
   trained by backprop (``specs/digits.mcdl``);
 * ``steady``: the steady-state approximation of a network's dynamics, a
   faster way to run any of them;
-* ``common``: opening an engine, the closed-form lateral weights, saving.
+* ``common``: what the drivers share: the engines, timed training, the
+  closed-form lateral weights, the command line, logging, saving a run.
 """

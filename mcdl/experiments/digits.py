@@ -1,7 +1,7 @@
 """Two hidden layers on scikit-learn's 8x8 digits: ``specs/digits.mcdl``.
 
     python -m mcdl.experiments.digits [--engine sim|lava] [--steady]
-        [--epochs N] [--run-dir DIR] [--no-mlp]
+        [--epochs N] [--run-dir DIR] [--no-mlp] [--limit N] [--quiet]
 
 Trains the spec's 64-100-50-10 microcircuit on the fixed split of
 ``mcdl.data.digits`` (seed 0: 1438 training, 359 test images), evaluates
@@ -19,7 +19,7 @@ evaluation), so that both numbers are reported. Writes
 
 from __future__ import annotations
 
-import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -27,7 +27,8 @@ import numpy as np
 
 from mcdl import data, ir
 from mcdl.experiments import common
-from mcdl.experiments.steady import steady_state
+
+logger = logging.getLogger(__name__)
 
 SPEC = common.SPECS / "digits.mcdl"
 
@@ -67,12 +68,37 @@ def mlp_baselines(
     return results
 
 
+def evaluate_epoch(
+    net, test: data.Dataset, epoch: int, clock: common.Stopwatch
+) -> dict:
+    """The test accuracy and loss of the open engine ``net`` after ``epoch``."""
+    result = net.evaluate(test.inputs, test.labels)
+    row = {
+        "epoch": epoch,
+        "test accuracy": float(result.accuracy),
+        "test loss": float(result.loss),
+        "seconds": clock(),
+    }
+    logger.info(
+        "epoch %3d: test accuracy %.1f %%, loss %.4f, %.0f s",
+        epoch,
+        100 * row["test accuracy"],
+        row["test loss"],
+        row["seconds"],
+    )
+    return row
+
+
 def evaluate_full(
-    network: ir.Network, spec: Path, weights: dict, test, engine: str, layout: str
+    network: ir.Network,
+    spec: Path,
+    weights: dict,
+    test: data.Dataset,
+    engine: common.Engine,
 ) -> dict:
     """Loss and accuracy of ``weights`` under the spec's full dynamics."""
     clock = common.Stopwatch()
-    with common.engine(network, spec, engine, layout, weights) as net:
+    with engine.full().open(network, spec, weights) as net:
         result = net.evaluate(test.inputs, test.labels)
     return {
         "test accuracy": float(result.accuracy),
@@ -81,15 +107,19 @@ def evaluate_full(
     }
 
 
+def first_images(dataset: data.Dataset, limit: int | None) -> data.Dataset:
+    """The first ``limit`` images of ``dataset`` (all of them for ``None``)."""
+    if limit is None:
+        return dataset
+    return data.Dataset(dataset.inputs[:limit], dataset.labels[:limit], 10)
+
+
 def run(
     spec: Path = SPEC,
-    engine: str = "sim",
-    layout: str = "fused",
-    steady: bool = False,
+    engine: common.Engine = common.SIM,
     epochs: int | None = None,
     run_dir: Path | None = None,
     mlp: bool = True,
-    quiet: bool = False,
     limit: int | None = None,
 ) -> dict:
     """Train the microcircuit (and the MLPs); return the results.
@@ -98,70 +128,46 @@ def run(
     a quick look; the results are then not those of the task).
     """
     network = common.load(spec)
-    index, phase = next(
-        (i, p) for i, p in enumerate(network.protocol.phases) if p.input == "data"
-    )
+    index, phase = common.phase_of(network, "data")
     epochs = epochs or phase.epochs or 1
-    train, test = data.digits()
-    if limit is not None:
-        train, test = (
-            data.Dataset(*(a[:limit] for a in s[:2]), 10) for s in (train, test)
-        )
-    trained = steady_state(network) if steady else network
+    train, test = (first_images(images, limit) for images in data.digits())
+
     clock = common.Stopwatch()
     curve = []
-    training = 0.0
-    with common.engine(trained, spec, engine, layout) as net:
-        for epoch in range(1, epochs + 1):
-            lap = common.Stopwatch()
-            net.train(train.inputs, train.labels, phase=index)
-            training += lap()
-            result = net.evaluate(test.inputs, test.labels)
-            row = {
-                "epoch": epoch,
-                "test accuracy": float(result.accuracy),
-                "test loss": float(result.loss),
-                "seconds": clock(),
-            }
-            curve.append(row)
-            if not quiet:
-                accuracy = 100 * row["test accuracy"]
-                print(
-                    f"epoch {epoch:>3}: test accuracy {accuracy:.1f} %, "
-                    f"loss {row['test loss']:.4f}, {row['seconds']:.0f} s",
-                    flush=True,
-                )
+    with engine.open(network, spec) as net:
+        training = common.Training(net, index)
+        for seen in training.chunks(train.inputs, train.labels, epochs=epochs):
+            curve.append(evaluate_epoch(net, test, seen // len(train.inputs), clock))
         train_result = net.evaluate(train.inputs, train.labels)
         weights = net.weights()
-    run_dir = run_dir or Path("runs") / ("digits-steady" if steady else "digits")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(run_dir / "weights.npz", **weights)
+
     results = {
         "spec": str(spec),
-        "engine": engine if engine == "sim" else f"lava ({layout})",
-        "dynamics": "steady-state approximation" if steady else "full",
+        **engine.describe(),
         "split": {"train": len(train.inputs), "test": len(test.inputs), "seed": 0},
         "epochs": epochs,
-        "training seconds": training,
-        "ms per pattern": 1e3 * training / (epochs * len(train.inputs)),
+        **training.describe(),
         "final": curve[-1],
         "best": max(curve, key=lambda row: row["test accuracy"]),
         "train accuracy": float(train_result.accuracy),
         "curve": curve,
     }
-    if steady:
+    if engine.steady:
         results["full dynamics evaluation"] = evaluate_full(
-            network, spec, weights, test, engine, layout
+            network, spec, weights, test, engine
         )
     if mlp:
         results["mlp"] = mlp_baselines(hidden_sizes(network), train, test)
     results["seconds"] = clock()
-    common.save_json(run_dir / "results.json", results)
-    plot(results, run_dir / "digits.png")
+
+    run_dir = common.run_folder(run_dir, "digits", engine)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(run_dir / "weights.npz", **weights)
+    common.save_run(run_dir, results, plot(results), "digits")
     return results
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict):
     """Test accuracy per epoch, with the backprop MLP's as a line."""
     plt = common.pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4))
@@ -194,50 +200,54 @@ def plot(results: dict, path: Path) -> None:
     axis.set_ylim(80, 100)
     axis.legend(loc="lower right")
     axis.set_title(f"8x8 digits, {results['engine']}")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
+
+
+def summarize(results: dict) -> None:
+    """Log the test accuracies of the microcircuit and of the MLPs."""
+    final, best = results["final"], results["best"]
+    logger.info(
+        "%s dynamics on %s: %d epochs, %.1f ms per pattern, %.0f s in all",
+        results["dynamics"],
+        results["engine"],
+        results["epochs"],
+        results["ms per pattern"],
+        results["seconds"],
+    )
+    logger.info(
+        "  microcircuit: test accuracy %.1f %% (best %.1f %% after epoch %d), "
+        "train %.1f %%",
+        100 * final["test accuracy"],
+        100 * best["test accuracy"],
+        best["epoch"],
+        100 * results["train accuracy"],
+    )
+    full = results.get("full dynamics evaluation")
+    if full:
+        logger.info(
+            "  the same weights, full dynamics: %.1f %%", 100 * full["test accuracy"]
+        )
+    for activation, mlp in results.get("mlp", {}).items():
+        logger.info(
+            "  MLP (%s, backprop): test accuracy %.1f %% after %d epochs",
+            activation,
+            100 * mlp["test accuracy"],
+            mlp["epochs"],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, default=SPEC)
-    parser.add_argument("--engine", choices=("sim", "lava"), default="sim")
-    parser.add_argument("--layout", choices=("fused", "layered"), default="fused")
-    parser.add_argument("--steady", action="store_true")
+    parser = common.parser(__doc__, SPEC)
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--run-dir", type=Path, default=None)
-    parser.add_argument("--no-mlp", action="store_true")
-    args = parser.parse_args(argv)
+    parser.add_argument("--no-mlp", action="store_true", help="no backprop baseline")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="only the first N images of each set"
+    )
+    args, engine = common.parse(parser, argv, logger)
     results = run(
-        args.spec,
-        args.engine,
-        args.layout,
-        args.steady,
-        args.epochs,
-        args.run_dir,
-        not args.no_mlp,
+        args.spec, engine, args.epochs, args.run_dir, not args.no_mlp, args.limit
     )
-    final, best = results["final"], results["best"]
-    print(
-        f"{results['dynamics']} dynamics on {results['engine']}: "
-        f"{results['epochs']} epochs, {results['ms per pattern']:.1f} ms per pattern, "
-        f"{results['seconds']:.0f} s in all"
-    )
-    print(
-        f"  microcircuit: test accuracy {100 * final['test accuracy']:.1f} % "
-        f"(best {100 * best['test accuracy']:.1f} % after epoch {best['epoch']}), "
-        f"train {100 * results['train accuracy']:.1f} %"
-    )
-    if "full dynamics evaluation" in results:
-        full = results["full dynamics evaluation"]
-        print(f"  the same weights, full dynamics: {100 * full['test accuracy']:.1f} %")
-    for activation, mlp in results.get("mlp", {}).items():
-        print(
-            f"  MLP ({activation}, backprop): test accuracy "
-            f"{100 * mlp['test accuracy']:.1f} % after {mlp['epochs']} epochs"
-        )
+    summarize(results)
     return 0
 
 

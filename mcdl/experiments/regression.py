@@ -1,7 +1,8 @@
 """The nonlinear regression of the paper's Fig. 2: ``specs/regression.mcdl``.
 
     python -m mcdl.experiments.regression [--engine sim|lava] [--steady]
-        [--epochs N] [--every K] [--run-dir DIR]
+        [--epochs N] [--every K] [--run-dir DIR] [--learners A,B]
+        [--train N] [--validation N] [--quiet]
 
 A 30-20-10 teacher (``mcdl.data.regression``) sets the targets; the spec's
 30-50-10 student microcircuit learns them, and so does a *shallow learner*:
@@ -27,16 +28,19 @@ steady``) instead of the full dynamics. Writes ``DIR/results.json`` and
 
 from __future__ import annotations
 
-import argparse
+import itertools
+import logging
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from mcdl import data, ir
 from mcdl.experiments import common
-from mcdl.experiments.steady import steady_state
 from mcdl.sim.expr import evaluate
+
+logger = logging.getLogger(__name__)
 
 SPEC = common.SPECS / "regression.mcdl"
 FROZEN = ("W_up1",)
@@ -60,121 +64,99 @@ def learners(network: ir.Network, phase: str) -> dict[str, ir.Network]:
     }
 
 
+class Task(NamedTuple):
+    """The regression task: training patterns, validation patterns, their rates."""
+
+    train: data.Dataset
+    validation: data.Dataset
+    rates: np.ndarray
+    """The teacher's output rates on the validation inputs."""
+
+
+def validate(network: ir.Network, net, task: Task, patterns: int) -> dict:
+    """The validation errors of the open engine ``net`` after ``patterns``."""
+    readouts = common.readouts(net, task.validation.inputs)
+    error = np.mean((output_rate(network, readouts) - task.rates) ** 2)
+    potentials = np.mean((readouts - task.validation.labels) ** 2)
+    return {
+        "patterns": patterns,
+        "rate error": float(error),
+        "potential mse": float(potentials),
+    }
+
+
 def train_one(
     network: ir.Network,
+    label: str,
     spec: Path,
-    engine: str,
-    layout: str,
-    phase: str,
-    train_set: data.Dataset,
-    validation: data.Dataset,
-    rates: np.ndarray,
+    engine: common.Engine,
+    task: Task,
     epochs: int,
     every: int,
-    label: str,
-    quiet: bool,
 ) -> dict:
-    """Train one learner, validating every ``every`` patterns."""
-    index = common.phase_index(network, phase)
-    count = len(train_set.inputs)
+    """Train the learner ``label``, validating every ``every`` patterns."""
+    index, _ = common.phase_of(network, "data")
     curve = []
-    training = 0.0
-
-    def validate(net, seen: int) -> None:
-        readouts = common.readouts(net, validation.inputs)
-        error = float(np.mean((output_rate(network, readouts) - rates) ** 2))
-        potentials = float(np.mean((readouts - validation.labels) ** 2))
-        curve.append(
-            {"patterns": seen, "rate error": error, "potential mse": potentials}
-        )
-        if not quiet:
-            print(
-                f"{label:>12} {seen:>7} patterns: rate error {error:.5f}, "
-                f"potential MSE {potentials:.3f}",
-                flush=True,
+    with engine.open(network, spec) as net:
+        training = common.Training(net, index)
+        chunks = training.chunks(task.train.inputs, task.train.labels, every, epochs)
+        for seen in itertools.chain([0], chunks):
+            row = validate(network, net, task, seen)
+            logger.info(
+                "%12s %7d patterns: rate error %.5f, potential MSE %.3f",
+                label,
+                seen,
+                row["rate error"],
+                row["potential mse"],
             )
-
-    with common.engine(network, spec, engine, layout) as net:
-        validate(net, 0)
-        for epoch in range(epochs):
-            for first in range(0, count, every):
-                stop = min(count, first + every)
-                lap = common.Stopwatch()
-                net.train(
-                    train_set.inputs[first:stop],
-                    train_set.labels[first:stop],
-                    phase=index,
-                )
-                training += lap()
-                validate(net, epoch * count + stop)
+            curve.append(row)
     return {
         "curve": curve,
         "final": curve[-1],
         "best": min(curve, key=lambda row: row["rate error"]),
-        "training seconds": training,
-        "ms per pattern": 1e3 * training / (epochs * count),
+        **training.describe(),
     }
 
 
 def run(
     spec: Path = SPEC,
-    engine: str = "sim",
-    layout: str = "fused",
-    steady: bool = False,
+    engine: common.Engine = common.SIM,
     epochs: int | None = None,
     every: int = 500,
     run_dir: Path | None = None,
     which: tuple[str, ...] = ("microcircuit", "shallow"),
     train_size: int = 2000,
     validation_size: int = 200,
-    quiet: bool = False,
 ) -> dict:
     """Train the microcircuit and the shallow learner; return the results."""
     network = common.load(spec)
-    phase = next(p for p in network.protocol.phases if p.input == "data")
+    _, phase = common.phase_of(network, "data")
     epochs = epochs or phase.epochs or 1
-    train_set, validation = data.regression(train_size, validation_size)
-    rates = data.teacher().rates(validation.inputs)
+    train, validation = data.regression(train_size, validation_size)
+    task = Task(train, validation, data.teacher().rates(validation.inputs))
+
     clock = common.Stopwatch()
     results = {
         "spec": str(spec),
-        "engine": engine if engine == "sim" else f"lava ({layout})",
-        "dynamics": "steady-state approximation" if steady else "full",
+        **engine.describe(),
         "epochs": epochs,
-        "training patterns": len(train_set.inputs),
+        "training patterns": len(train.inputs),
         "validation patterns": len(validation.inputs),
-        "zero baseline": float(np.mean(rates**2)),
-        "learners": {},
+        "zero baseline": float(np.mean(task.rates**2)),
+        "learners": {
+            label: train_one(learner, label, spec, engine, task, epochs, every)
+            for label, learner in learners(network, phase.name).items()
+            if label in which
+        },
     }
-    for label, learner in learners(network, phase.name).items():
-        if label not in which:
-            continue
-        if steady:
-            learner = steady_state(learner)
-        results["learners"][label] = train_one(
-            learner,
-            spec,
-            engine,
-            layout,
-            phase.name,
-            train_set,
-            validation,
-            rates,
-            epochs,
-            every,
-            label,
-            quiet,
-        )
     results["seconds"] = clock()
-    run_dir = run_dir or Path("runs") / (
-        "regression-steady" if steady else "regression"
-    )
-    common.save_json(run_dir / "results.json", results)
-    plot(results, run_dir / "regression.png")
+
+    run_dir = common.run_folder(run_dir, "regression", engine)
+    common.save_run(run_dir, results, plot(results), "regression")
     return results
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict):
     """Validation rate error of both learners against the patterns shown."""
     plt = common.pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4))
@@ -194,32 +176,47 @@ def plot(results: dict, path: Path) -> None:
     axis.set_title(
         f"nonlinear regression, {results['engine']}, {results['dynamics']} dynamics"
     )
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
+
+
+def summarize(results: dict) -> None:
+    """Log the final validation error of every learner."""
+    logger.info(
+        "%s dynamics on %s, %d epochs of %d patterns, %.0f s; predicting 0: %.5f",
+        results["dynamics"],
+        results["engine"],
+        results["epochs"],
+        results["training patterns"],
+        results["seconds"],
+        results["zero baseline"],
+    )
+    for label, learner in results["learners"].items():
+        logger.info(
+            "  %s: validation rate error %.5f (best %.5f), %.1f ms per pattern",
+            label,
+            learner["final"]["rate error"],
+            learner["best"]["rate error"],
+            learner["ms per pattern"],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, default=SPEC)
-    parser.add_argument("--engine", choices=("sim", "lava"), default="sim")
-    parser.add_argument("--layout", choices=("fused", "layered"), default="fused")
-    parser.add_argument("--steady", action="store_true")
+    parser = common.parser(__doc__, SPEC)
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--every", type=int, default=500)
-    parser.add_argument("--run-dir", type=Path, default=None)
+    parser.add_argument(
+        "--every", type=int, default=500, help="patterns between validations"
+    )
     parser.add_argument(
         "--learners", default="microcircuit,shallow", help="comma-separated"
     )
     parser.add_argument("--train", type=int, default=2000, help="training patterns")
-    parser.add_argument("--validation", type=int, default=200)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--validation", type=int, default=200, help="validation patterns"
+    )
+    args, engine = common.parse(parser, argv, logger)
     results = run(
         args.spec,
-        args.engine,
-        args.layout,
-        args.steady,
+        engine,
         args.epochs,
         args.every,
         args.run_dir,
@@ -227,17 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         args.train,
         args.validation,
     )
-    print(
-        f"{results['dynamics']} dynamics on {results['engine']}, "
-        f"{results['epochs']} epochs of {results['training patterns']} patterns, "
-        f"{results['seconds']:.0f} s; predicting 0: {results['zero baseline']:.5f}"
-    )
-    for label, learner in results["learners"].items():
-        print(
-            f"  {label}: validation rate error {learner['final']['rate error']:.5f} "
-            f"(best {learner['best']['rate error']:.5f}), "
-            f"{learner['ms per pattern']:.1f} ms per pattern"
-        )
+    summarize(results)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Learning the self-predicting state: ``specs/self_predicting.mcdl``.
 
     python -m mcdl.experiments.self_predicting [--engine sim|lava]
-        [--patterns N] [--every K] [--run-dir DIR]
+        [--patterns N] [--every K] [--run-dir DIR] [--quiet]
 
 The spec's first phase shows random inputs without a target while only the
 lateral weights learn. Every ``every`` patterns the run measures, with the
@@ -29,7 +29,8 @@ Writes ``DIR/results.json`` and ``DIR/self_predicting.png``.
 
 from __future__ import annotations
 
-import argparse
+import itertools
+import logging
 import sys
 from pathlib import Path
 
@@ -38,6 +39,8 @@ import numpy as np
 from mcdl import ir
 from mcdl.experiments import common
 from mcdl.sim import Recorder, Simulator
+
+logger = logging.getLogger(__name__)
 
 SPEC = common.SPECS / "self_predicting.mcdl"
 PROBES = 20
@@ -87,71 +90,56 @@ def measure(
     return result
 
 
+def random_inputs(network: ir.Network, index: int, count: int) -> np.ndarray:
+    """The first ``count`` random patterns of phase ``index``, as it draws them."""
+    phase = network.protocol.phases[index]
+    size = network.population(network.input).size
+    stream = np.random.default_rng([network.seed, 1000 + index])
+    return stream.random((max(count, phase.patterns), size))[:count]
+
+
 def run(
     spec: Path = SPEC,
-    engine: str = "sim",
-    layout: str = "fused",
+    engine: common.Engine = common.SIM,
     patterns: int | None = None,
     every: int = 100,
     run_dir: Path | None = None,
-    quiet: bool = False,
 ) -> dict:
     """Run the spec's random phase and measure it; return the results."""
     network = common.load(spec)
-    index = next(
-        i for i, p in enumerate(network.protocol.phases) if p.input == "random"
-    )
-    phase = network.protocol.phases[index]
-    count = patterns or phase.patterns
-    stream = [network.seed, 1000 + index]
-    inputs = np.random.default_rng(stream).random(
-        (phase.patterns, _input_size(network))
-    )
-    if count > len(inputs):
-        inputs = np.random.default_rng(stream).random((count, inputs.shape[1]))
-    inputs = inputs[:count]
-    output = network.population(network.output).size
+    index, phase = common.phase_of(network, "random")
+    inputs = random_inputs(network, index, patterns or phase.patterns)
+    targets = np.zeros((len(inputs), network.population(network.output).size))
     probes = np.random.default_rng(PROBE_SEED).random((PROBES, inputs.shape[1]))
 
     curve = []
     clock = common.Stopwatch()
-    with common.engine(network, spec, engine, layout) as net:
+    with engine.open(network, spec) as net:
         start = net.weights()
-        targets = common.closed_form(network, start)
-        curve.append({"patterns": 0, **measure(network, start, targets, probes)})
-        training = 0.0
-        for first in range(0, count, every):
-            chunk = inputs[first : first + every]
-            lap = common.Stopwatch()
-            net.train(chunk, np.zeros((len(chunk), output)), phase=index)
-            training += lap()
-            weights = net.weights()
+        closed_form = common.closed_form(network, start)
+        training = common.Training(net, index)
+        chunks = training.chunks(inputs, targets, every)
+        for seen in itertools.chain([0], chunks):
             row = {
-                "patterns": first + len(chunk),
-                **measure(network, weights, targets, probes),
+                "patterns": seen,
+                **measure(network, net.weights(), closed_form, probes),
             }
+            logger.info(_line(row))
             curve.append(row)
-            if not quiet:
-                print(_line(row), flush=True)
     results = {
         "spec": str(spec),
-        "engine": engine if engine == "sim" else f"lava ({layout})",
-        "patterns": count,
+        "engine": engine.label,
+        "patterns": len(inputs),
         "seconds": clock(),
-        "training seconds": training,
-        "ms per pattern": 1e3 * training / count,
+        **training.describe(),
         "start": curve[0],
         "end": curve[-1],
         "curve": curve,
     }
-    run_dir = run_dir or Path("runs") / "self_predicting"
-    common.save_json(run_dir / "results.json", results)
-    plot(results, run_dir / "self_predicting.png")
+
+    run_dir = common.run_folder(run_dir, "self_predicting")
+    common.save_run(run_dir, results, plot(results), "self_predicting")
     return results
-
-
-def _input_size(network: ir.Network) -> int:
-    return network.population(network.input).size
 
 
 def _line(row: dict) -> str:
@@ -160,7 +148,7 @@ def _line(row: dict) -> str:
     return ", ".join(parts)
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict):
     """Apical potentials and weight distances against the patterns shown."""
     plt = common.pyplot()
     curve = results["curve"]
@@ -181,32 +169,34 @@ def plot(results: dict, path: Path) -> None:
     right.set_ylim(bottom=0)
     right.legend()
     figure.suptitle(f"learning the self-predicting state ({results['engine']})")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, default=SPEC)
-    parser.add_argument("--engine", choices=("sim", "lava"), default="sim")
-    parser.add_argument("--layout", choices=("fused", "layered"), default="fused")
-    parser.add_argument("--patterns", type=int, default=None)
-    parser.add_argument("--every", type=int, default=100)
-    parser.add_argument("--run-dir", type=Path, default=None)
-    args = parser.parse_args(argv)
-    results = run(
-        args.spec, args.engine, args.layout, args.patterns, args.every, args.run_dir
-    )
+def summarize(results: dict) -> None:
+    """Log every measurement at the start and at the end of the phase."""
     start, end = results["start"], results["end"]
-    print(
-        f"{results['patterns']} patterns in {results['seconds']:.0f} s "
-        f"({results['ms per pattern']:.1f} ms per pattern)"
+    logger.info(
+        "%d patterns in %.0f s (%.1f ms per pattern)",
+        results["patterns"],
+        results["seconds"],
+        results["ms per pattern"],
     )
     for key in start:
         if key != "patterns":
-            print(f"  {key}: {start[key]:.4f} -> {end[key]:.4f}")
+            logger.info("  %s: %.4f -> %.4f", key, start[key], end[key])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = common.parser(__doc__, SPEC, steady=False)
+    parser.add_argument(
+        "--patterns", type=int, default=None, help="random patterns shown"
+    )
+    parser.add_argument(
+        "--every", type=int, default=100, help="patterns between measurements"
+    )
+    args, engine = common.parse(parser, argv, logger)
+    results = run(args.spec, engine, args.patterns, args.every, args.run_dir)
+    summarize(results)
     return 0
 
 

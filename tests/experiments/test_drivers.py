@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from mcdl.experiments import digits, regression, self_predicting
+from mcdl.experiments import common, digits, regression, self_predicting
 
 
 def test_self_predicting_measures_the_approach_to_the_closed_form(tmp_path):
-    results = self_predicting.run(patterns=40, every=20, run_dir=tmp_path, quiet=True)
+    results = self_predicting.run(patterns=40, every=20, run_dir=tmp_path)
 
     curve = results["curve"]
     assert [row["patterns"] for row in curve] == [0, 20, 40]
@@ -24,13 +24,12 @@ def test_self_predicting_measures_the_approach_to_the_closed_form(tmp_path):
 
 def test_regression_trains_the_microcircuit_and_the_shallow_learner(tmp_path):
     results = regression.run(
-        steady=True,
+        engine=common.Engine(steady=True),
         epochs=2,
         every=10,
         run_dir=tmp_path,
         train_size=20,
         validation_size=10,
-        quiet=True,
     )
 
     assert set(results["learners"]) == {"microcircuit", "shallow"}
@@ -43,7 +42,11 @@ def test_regression_trains_the_microcircuit_and_the_shallow_learner(tmp_path):
 
 def test_digits_reports_the_microcircuit_and_its_full_dynamics_check(tmp_path):
     results = digits.run(
-        steady=True, epochs=1, run_dir=tmp_path, mlp=False, quiet=True, limit=30
+        engine=common.Engine(steady=True),
+        epochs=1,
+        run_dir=tmp_path,
+        mlp=False,
+        limit=30,
     )
 
     assert results["split"] == {"train": 30, "test": 30, "seed": 0}
