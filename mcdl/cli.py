@@ -24,17 +24,13 @@ from mcdl.compiler import Result, compile_file
 from mcdl.data import DataError
 from mcdl.diagnostics import render_json, render_text
 from mcdl.init import InitError
+from mcdl.tools.commands import OUTSIDE_HELP as _OUTSIDE_HELP
 from mcdl.tools.commands import register as register_tools
 from mcdl.train import loop
 from mcdl.train.engines import ENGINES
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-
-_OUTSIDE_HELP = (
-    "let the spec read imports and weights files outside its folder "
-    "(only for specs you trust)"
-)
 
 
 class Terminated(KeyboardInterrupt):

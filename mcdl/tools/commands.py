@@ -20,6 +20,12 @@ from mcdl.tools import formatter, graph
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
+OUTSIDE_HELP = (
+    "let the spec read imports and weights files outside its folder "
+    "(only for specs you trust)"
+)
+"""The help of ``--allow-outside``, for every command that compiles a spec."""
+
 
 def register(commands) -> None:
     """Add ``fmt``, ``graph`` and ``explain`` to ``commands`` (argparse subparsers)."""
@@ -55,6 +61,7 @@ def register(commands) -> None:
         metavar="FILE",
         help="FILE.svg, FILE.png, FILE.pdf or FILE.dot",
     )
+    draw.add_argument("--allow-outside", action="store_true", help=OUTSIDE_HELP)
     draw.set_defaults(run=run_graph)
 
     explain = commands.add_parser(
@@ -169,7 +176,7 @@ def run_graph(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() not in graph.FORMATS:
         known = ", ".join(sorted(graph.FORMATS))
         return _usage(f"graph: cannot tell the format of {args.output}; use {known}")
-    result = compile_file(args.spec)
+    result = compile_file(args.spec, allow_outside=args.allow_outside)
     if not result.ok:
         for diagnostic in result.diagnostics:
             source = result.sources.get(diagnostic.span.path)

@@ -22,6 +22,7 @@ from mcdl.cli import main
 from mcdl.compiler import compile_file
 
 from .hostile import small
+from .runs import quick_bars, small_dataset
 
 
 def write(path: Path, text: str) -> Path:
@@ -115,15 +116,22 @@ def test_std_cannot_be_used_to_climb_out_of_the_library(tmp_path: Path) -> None:
     assert codes(compile_file(spec)) == {"E0703"}
 
 
-def test_mcdlc_check_needs_allow_outside_for_a_file_outside(
-    tmp_path: Path, capsys
+@pytest.mark.parametrize("command", ["check", "graph"])
+def test_mcdlc_needs_allow_outside_for_a_file_outside(
+    tmp_path: Path, capsys, command: str
 ) -> None:
     write(tmp_path / "types.mcdl", LIBRARY)
     spec = write(tmp_path / "project" / "net.mcdl", spec_importing("../types.mcdl"))
+    drawing = tmp_path / "net.dot"
+    arguments = [command, str(spec)]
+    if command == "graph":
+        arguments += ["-o", str(drawing)]
 
-    assert main(["check", str(spec)]) == 1
+    assert main(arguments) == 1
     assert "error[E0703]" in capsys.readouterr().err
-    assert main(["check", "--allow-outside", str(spec)]) == 0
+    assert not drawing.exists()
+    assert main([*arguments, "--allow-outside"]) == 0
+    assert drawing.exists() == (command == "graph")
 
 
 # -- Weights files --------------------------------------------------------------
@@ -367,3 +375,85 @@ def test_write_package_refuses_paths_that_leave_the_package(tmp_path: Path) -> N
 
     assert not (tmp_path / "out" / "escape.py").exists()
     assert not (tmp_path / "escape.py").exists()
+
+
+# -- Durable renames ------------------------------------------------------------
+
+
+class Renames:
+    """The renames and the folder syncs of this process, in order.
+
+    A rename is only an entry of its folder; it survives a power loss once
+    the folder is synced. ``unsynced()`` lists the folders with a rename
+    that no sync of the folder followed.
+    """
+
+    def __init__(self, monkeypatch) -> None:
+        self.events: list[tuple[str, Path]] = []
+        replace, fsync, swap = os.replace, os.fsync, building._swap
+
+        def replaced(source, target, **options) -> None:
+            replace(source, target, **options)
+            self.events.append(("rename", Path(target).resolve().parent))
+
+        def swapped(new: Path, old: Path) -> None:
+            swap(new, old)
+            self.events.append(("rename", Path(old).resolve().parent))
+
+        def synced(handle: int) -> None:
+            fsync(handle)
+            path = Path(os.readlink(f"/proc/self/fd/{handle}"))
+            if path.is_dir():
+                self.events.append(("sync", path.resolve()))
+
+        monkeypatch.setattr(os, "replace", replaced)
+        monkeypatch.setattr(os, "fsync", synced)
+        monkeypatch.setattr(building, "_swap", swapped)
+
+    def renamed(self) -> set[Path]:
+        return {folder for kind, folder in self.events if kind == "rename"}
+
+    def unsynced(self) -> set[Path]:
+        pending: set[Path] = set()
+        for kind, folder in self.events:
+            if kind == "rename":
+                pending.add(folder)
+            else:
+                pending.discard(folder)
+        return pending
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_build_and_a_rebuild_sync_the_folder_of_the_package(
+    tmp_path: Path, spec, monkeypatch
+) -> None:
+    renames = Renames(monkeypatch)
+    out = (tmp_path / "out").resolve()
+
+    assert build(spec, out).ok
+    write(spec, small(DT="0.2 ms"))
+    assert build(spec, out).ok
+
+    assert renames.renamed() == {out.resolve()}
+    assert renames.unsynced() == set()
+    synced = {folder for kind, folder in renames.events if kind == "sync"}
+    staged = [f for f in synced if f.name == "weights" and f.parent.parent == out]
+    assert len(staged) == 2, "the weights/ folder of each build must be synced"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_every_checkpoint_survives_a_power_loss(tmp_path: Path, monkeypatch) -> None:
+    """The checkpoint, weights, history and curves: each rename is synced."""
+    spec = quick_bars(tmp_path, pattern_ms=10, epochs=2)
+    dataset = small_dataset(tmp_path / "small.npz", train=6, test=3)
+    run_dir = tmp_path / "run"
+    renames = Renames(monkeypatch)
+
+    status = main(
+        ["train", str(spec), "--dataset", str(dataset), "--run-dir", str(run_dir)]
+        + ["--engine", "sim"]
+    )
+
+    assert status == 0
+    assert run_dir.resolve() in renames.renamed()
+    assert renames.unsynced() == set()
