@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -68,3 +71,39 @@ def test_the_mlp_baseline_has_the_microcircuit_s_hidden_sizes():
 
     assert set(results) == {"logistic", "relu"}
     assert all(0.5 < r["test accuracy"] <= 1 for r in results.values())
+
+
+def documented_commands() -> list[str]:
+    """The driver commands that ``docs/results.md`` gives for its numbers."""
+    text = (common.ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    return re.findall(r"`python -m (mcdl\.experiments\.[a-z_]+[^`]*)`", text)
+
+
+@pytest.mark.parametrize("command", documented_commands())
+def test_every_documented_command_is_understood_by_its_driver(command, monkeypatch):
+    name, *argv = shlex.split(command)
+    driver = importlib.import_module(name)
+    calls = []
+    monkeypatch.setattr(driver, "run", lambda *args: calls.append(args))
+    monkeypatch.setattr(driver, "summarize", lambda results: None)
+
+    assert driver.main(argv) == 0
+    assert len(calls) == 1
+
+
+def test_a_driver_logs_its_progress_and_summary_unless_quiet(tmp_path, caplog):
+    argv = ["--patterns", "10", "--every", "10", "--run-dir", str(tmp_path)]
+
+    assert self_predicting.main(argv) == 0
+    assert "10 patterns, distance W_IP1" in caplog.text
+    assert "10 patterns in" in caplog.text
+
+    caplog.clear()
+    assert self_predicting.main([*argv, "--quiet"]) == 0
+    assert caplog.text == ""
+    assert (tmp_path / "results.json").exists()
+
+
+def test_an_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="unknown engine 'gpu'"):
+        common.Engine("gpu")
