@@ -111,7 +111,7 @@ def first_images(dataset: data.Dataset, limit: int | None) -> data.Dataset:
     """The first ``limit`` images of ``dataset`` (all of them for ``None``)."""
     if limit is None:
         return dataset
-    return data.Dataset(dataset.inputs[:limit], dataset.labels[:limit], 10)
+    return data.Dataset(dataset.inputs[:limit], dataset.labels[:limit], dataset.classes)
 
 
 def run(
