@@ -252,6 +252,24 @@ class ProtocolDecl(Node):
     phases: tuple[PhaseDecl, ...] = ()
 
 
+class PinDecl(Node):
+    """``pin VARIABLE range = EXPR`` or ``pin VARIABLE exponent = EXPR``.
+
+    ``variable`` is a name of the loihi target's quantisation report
+    (``hidden.pyr.rate``, ``W_up1``); ``setting`` says how its scale is fixed.
+    """
+
+    variable: PathRef
+    setting: Setting
+
+
+class LoihiDecl(Node):
+    """``loihi { settings, pins }``: what the spec fixes of the loihi target."""
+
+    settings: tuple[Setting, ...] = ()
+    pins: tuple[PinDecl, ...] = ()
+
+
 class NetworkDecl(Node):
     """``network NAME { ... }``: everything one network declares."""
 
@@ -266,6 +284,7 @@ class NetworkDecl(Node):
     projections: tuple[ProjectionDecl, ...] = ()
     nudges: tuple[NudgeDecl, ...] = ()
     protocols: tuple[ProtocolDecl, ...] = ()
+    loihi: tuple[LoihiDecl, ...] = ()
 
 
 class ImportDecl(Node):
@@ -497,6 +516,31 @@ class Protocol(Node):
     phases: tuple[Phase, ...]
 
 
+class LoihiPin(Node):
+    """A quantisation scale of the loihi target that the spec fixes.
+
+    ``variable`` is named as in the quantisation report. With ``exponent``
+    ``e`` one integer unit of the variable is ``2**-e``; with ``range`` ``r``
+    the lowering takes the finest such scale whose integer format still
+    holds magnitudes up to ``r``. Exactly one of the two is set.
+    """
+
+    variable: str
+    range: float | None = None
+    exponent: int | None = None
+
+
+class LoihiSettings(Node):
+    """What the spec fixes of the loihi target, in place of the lowering's choice.
+
+    ``pins`` fix quantisation scales; ``epoch`` is the learning epoch in time
+    steps (``None``: the lowering picks it).
+    """
+
+    pins: tuple[LoihiPin, ...] = ()
+    epoch: int | None = None
+
+
 class SourceInfo(Node):
     """Where a network came from: the spec's file name and SHA-256."""
 
@@ -508,7 +552,8 @@ class Network(Node):
     """A checked network: what every backend and the reference simulator read.
 
     Populations are in declaration order, inputs first; ``output`` is the
-    population nudged by the target and read out.
+    population nudged by the target and read out. ``loihi`` holds the
+    spec's ``loihi { }`` block, read only by the loihi target.
     """
 
     name: str
@@ -522,6 +567,7 @@ class Network(Node):
     input: str
     output: str
     source: SourceInfo
+    loihi: LoihiSettings | None = None
 
     def population(self, name: str) -> Population:
         """Return the population called ``name``; raise KeyError if none."""

@@ -145,11 +145,9 @@ class _ToIR(Transformer):
         groups: dict[str, list] = {key: [] for key in _NETWORK_GROUPS}
         for item in items:
             groups[_NETWORK_GROUP[type(item)]].append(item)
-        protocols = groups.pop("protocols")
         return ir.NetworkDecl(
             span=self._span(meta),
             name=self._name(name),
-            protocols=tuple(protocols),
             **{k: tuple(v) for k, v in groups.items()},
         )
 
@@ -256,6 +254,17 @@ class _ToIR(Transformer):
     def phase_learn(self, meta, children):
         return _Learn(tuple(self._name(c) for c in children))
 
+    def loihi_decl(self, meta, children):
+        return ir.LoihiDecl(
+            span=self._span(meta),
+            settings=tuple(c for c in children if isinstance(c, ir.Setting)),
+            pins=tuple(c for c in children if isinstance(c, ir.PinDecl)),
+        )
+
+    def pin_decl(self, meta, children):
+        variable, setting = children
+        return ir.PinDecl(span=self._span(meta), variable=variable, setting=setting)
+
     def path(self, meta, children):
         return ir.PathRef(
             span=self._span(meta), parts=tuple(self._name(c) for c in children)
@@ -356,6 +365,7 @@ _NETWORK_GROUPS = (
     "projections",
     "nudges",
     "protocols",
+    "loihi",
 )
 
 _NETWORK_GROUP = {
@@ -369,4 +379,5 @@ _NETWORK_GROUP = {
     ir.ProjectionDecl: "projections",
     ir.NudgeDecl: "nudges",
     ir.ProtocolDecl: "protocols",
+    ir.LoihiDecl: "loihi",
 }

@@ -69,6 +69,7 @@ _BLOCKS = {
     "projection_body",
     "protocol_decl",
     "phase_decl",
+    "loihi_decl",
 }
 # Top-level declarations that get a blank line before and after them.
 _SPACED = {"neuron_decl", "rule_decl", "network_decl"}

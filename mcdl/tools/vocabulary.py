@@ -26,6 +26,8 @@ STATEMENT_KEYWORDS = (
     "nudge",
     "protocol",
     "phase",
+    "loihi",
+    "pin",
 )
 
 #: Keywords inside a statement: ``project a -> b as W``, ``nudge x from y``,

@@ -65,6 +65,34 @@ def test_projection_body_items_are_sorted_into_fields() -> None:
     assert projection.learns[0].args[0].name == "eta"
 
 
+def test_a_loihi_block_holds_its_pins_and_settings() -> None:
+    text = (
+        "network n { loihi {\n"
+        "    pin W_up1 range = 2.0\n"
+        "    pin hidden.pyr.rate exponent = 5\n"
+        "    epoch = 10\n"
+        "} }\n"
+    )
+
+    (block,) = module(text).networks[0].loihi
+
+    first, second = block.pins
+    assert (first.variable.dotted, first.setting.name.text) == ("W_up1", "range")
+    assert second.variable.dotted == "hidden.pyr.rate"
+    assert (second.setting.name.text, second.setting.value.value) == ("exponent", 5)
+    assert [s.name.text for s in block.settings] == ["epoch"]
+    assert (second.span.line, second.span.column) == (3, 5)
+
+
+def test_a_loihi_block_round_trips_through_json_exactly() -> None:
+    text = "network n { loihi { pin W exponent = -3  epoch = 4 } }\n"
+    parsed = module(text)
+
+    again = ir.Module.model_validate_json(parsed.model_dump_json())
+
+    assert again == parsed
+
+
 def test_module_round_trips_through_json_exactly() -> None:
     bars = imports.load_file(ROOT / "specs" / "bars.mcdl").main
     dumped = bars.model_dump_json()

@@ -131,6 +131,23 @@ def test_top_level_blocks_get_a_blank_line_around_them() -> None:
     )
 
 
+def test_a_loihi_block_gets_one_pin_or_setting_per_line() -> None:
+    text = (
+        "network n { loihi { pin  W_up1 range=2.0 ; pin hidden . pyr.rate "
+        "exponent = -5 epoch=10 } }"
+    )
+
+    assert fmt(text) == (
+        "network n {\n"
+        "    loihi {\n"
+        "        pin W_up1 range = 2.0\n"
+        "        pin hidden.pyr.rate exponent = -5\n"
+        "        epoch = 10\n"
+        "    }\n"
+        "}\n"
+    )
+
+
 # -- Comments -------------------------------------------------------------------
 
 
@@ -158,6 +175,29 @@ def test_comments_are_kept_where_they_were() -> None:
         "}\n"
         "// the end\n"
     )
+
+
+def test_comments_in_a_loihi_block_are_kept() -> None:
+    text = (
+        "network n {\n"
+        "  // the chip's scales\n"
+        "  loihi {   pin W range = 2   // weights\n"
+        "  /* the epoch */ epoch = 10 }\n"
+        "}\n"
+    )
+
+    formatted = fmt(text)
+
+    assert formatted == (
+        "network n {\n"
+        "    // the chip's scales\n"
+        "    loihi {\n"
+        "        pin W range = 2  // weights\n"
+        "        /* the epoch */ epoch = 10\n"
+        "    }\n"
+        "}\n"
+    )
+    assert fmt(formatted) == formatted
 
 
 def test_a_block_comment_keeps_the_shape_of_its_lines() -> None:

@@ -42,6 +42,7 @@ network n {
     project x -> out.pyr.basal as W { init uniform(-1, 1, seed = 1) one_to_one }
     nudge out.pyr.soma from target g = 0.8 conductance(E_exc = 1, E_inh = 0)
     protocol { pattern = 2 s  phase task { learn W } }
+    loihi { pin W range = 2  epoch = 10 }
 }
 """
 
