@@ -74,12 +74,12 @@ def test_fused_lava_equals_the_integer_reference(short_network, tmp_path) -> Non
     network.train(train.inputs, train.labels)
     sim = FixedSimulator(short_network, plan=plan)
     sim.train(train.inputs, train.labels, "task")
-    assert same_state(plan, network.state, sim) == []
+    assert same_state(plan, network.state(), sim) == []
     assert network.step == sim.k
     lava = network.evaluate(validation.inputs, validation.labels)
     reference = sim.evaluate(validation.inputs, validation.labels)
     assert np.array_equal(lava.readouts, reference[2])
-    assert same_state(plan, network.state, sim) == []
+    assert same_state(plan, network.state(), sim) == []
 
 
 @pytest.mark.lava
@@ -93,7 +93,7 @@ def test_chip_layout_equals_the_integer_reference(short_network, tmp_path) -> No
     network.train(train.inputs, train.labels)
     sim = FixedSimulator(short_network, plan=plan)
     sim.train(train.inputs, train.labels, "task")
-    assert same_state(plan, network.state, sim) == []
+    assert same_state(plan, network.state(), sim) == []
     plastic = [p.name for p in plan.projections if p.plastic]
     moved = [
         name for name in plastic if np.any(sim.w[name] != plan.projection(name).weights)
