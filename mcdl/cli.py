@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume", action="store_true", help="continue after the last epoch saved"
     )
+    train.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=loop.WORKER_TIMEOUT,
+        metavar="SECONDS",
+        help="stop the run when a Lava worker answers nothing for this long "
+        f"(default: {loop.WORKER_TIMEOUT:g}; 0: wait as long as the workers live)",
+    )
     train.add_argument("--allow-outside", action="store_true", help=_OUTSIDE_HELP)
     train.set_defaults(run=_train)
 
@@ -146,6 +154,17 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
     return value
+
+
+def _seconds(text: str) -> float | None:
+    """A time in seconds, at least 0; 0 means none (``None``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be finite, 0 or more: {text}")
+    return value or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,8 +286,9 @@ def _train(args: argparse.Namespace) -> int:
             validate_every=args.validate_every,
             progress=loop.stderr_progress,
             allow_outside=args.allow_outside,
+            timeout=args.timeout,
         )
-    except (loop.ResumeError, BuildError, DataError, InitError) as exc:
+    except (loop.ResumeError, loop.RunError, BuildError, DataError, InitError) as exc:
         print(f"\nmcdlc train: {exc}", file=sys.stderr)
         return EXIT_SPEC
     print(file=sys.stderr)

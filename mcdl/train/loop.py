@@ -19,6 +19,7 @@ programs; ``resume`` reads only the checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -26,6 +27,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ import numpy as np
 from mcdl import data as datasets
 from mcdl import ir
 from mcdl.files import replace_atomically, sync_folder
+from mcdl.sim import NonFiniteError
 from mcdl.train import engines
 
 log = logging.getLogger("mcdl")
@@ -43,6 +46,12 @@ CURVES = "curves.png"
 CHECKPOINT = "checkpoint.npz"
 _HISTORY_KEY = "__history__"
 """The checkpoint's entry holding the history as JSON (no state name has ``__``)."""
+WORKER_TIMEOUT = 60.0
+"""Seconds a Lava worker may take to answer before the run is stopped as hung.
+
+A pattern of the specs here takes well under a second (55 ms for digits);
+a network that needs longer sets ``timeout`` (``mcdlc train --timeout``).
+"""
 
 
 @dataclass
@@ -94,6 +103,14 @@ class ResumeError(ValueError):
     """A run folder whose checkpoint is unreadable or not of this run."""
 
 
+class RunError(RuntimeError):
+    """The run failed: a Lava process failed, died or hung, or a state overflowed.
+
+    The message is the engine's, without a worker's traceback (which is
+    logged at the debug level).
+    """
+
+
 def load_dataset(name: str, spec: Path):
     """Return ``(train, validation)`` datasets for ``name``.
 
@@ -126,6 +143,7 @@ def train(
     validate_every: int | None = None,
     progress: Callable[[str], None] | None = None,
     allow_outside: bool = False,
+    timeout: float | None = WORKER_TIMEOUT,
 ) -> History:
     """Train ``network`` through its protocol; checkpoint after every epoch.
 
@@ -142,10 +160,15 @@ def train(
             for the curves; default a tenth of an epoch.
         progress: called with a one-line progress message now and then.
         allow_outside: let ``file`` initialisers lie outside the spec's folder.
+        timeout: the seconds a Lava worker may take to answer before the run
+            is stopped as hung; ``None`` waits as long as the workers live.
 
     Raises:
         ResumeError: ``resume`` was asked but ``run_dir`` holds another run,
             or a checkpoint that cannot be read or does not fit the network.
+        RunError: a Lava process failed, died or did not answer within
+            ``timeout``, or a value of the state became NaN or infinite. The
+            last complete checkpoint is kept.
     """
     name = dataset or network.protocol.dataset or "bars"
     train_set, validation = load_dataset(name, spec)
@@ -157,8 +180,10 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         sync_folder(run_dir.parent)
 
-    opened = _open(network, spec, run_dir, engine, layout, weights, allow_outside)
-    with opened as net:
+    start, failure = _engine(
+        network, spec, run_dir, engine, layout, weights, allow_outside, timeout
+    )
+    with _failures_raised(failure), start() as net:
         if state is not None:
             _restore(net, state, run_dir / CHECKPOINT)
         for index, phase in enumerate(network.protocol.phases):
@@ -193,14 +218,34 @@ def train(
     return history
 
 
-def _open(network, spec, run_dir, engine, layout, weights, allow_outside):
+def _engine(network, spec, run_dir, engine, layout, weights, allow_outside, timeout):
+    """A function that opens the engine, and the exception of a failed run.
+
+    For Lava the package is built and imported first; its ``NetworkError``
+    is a failure of a worker, a worker that answers nothing for ``timeout``
+    seconds, or a value of the state that is not finite.
+    """
     if engine == "sim":
-        return engines.SimEngine(network, spec, weights, allow_outside=allow_outside)
+        simulator = partial(
+            engines.SimEngine, network, spec, weights, allow_outside=allow_outside
+        )
+        return simulator, NonFiniteError
     package = engines.build_package(
         network, spec, run_dir / "package", layout, allow_outside=allow_outside
     )
     module = engines.load_package(package)
-    return module.Network(weights=weights)
+    lava = partial(module.Network, weights=weights, timeout=timeout)
+    return lava, module.NetworkError
+
+
+@contextlib.contextmanager
+def _failures_raised(failure: type[Exception]):
+    """Within this block, ``failure`` (an engine's failed run) raises ``RunError``."""
+    try:
+        yield
+    except failure as exc:
+        log.debug("the run failed: %s", exc)
+        raise RunError(str(exc).split("\n\n", 1)[0]) from exc
 
 
 def _epoch(net, where, train_set, validation, every, history, progress) -> Epoch:

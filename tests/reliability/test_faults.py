@@ -22,12 +22,13 @@ import numpy as np
 import pytest
 
 from mcdl import data
+from mcdl.cli import build_parser, main
 from mcdl.compiler import compile_file
 from mcdl.init import initial_weights
 from mcdl.sim import NonFiniteError, Simulator
-from mcdl.train import engines
+from mcdl.train import engines, loop
 
-from .runs import Leaks, quick_bars
+from .runs import Leaks, quick_bars, shared_memory, small_dataset
 
 pytestmark = [pytest.mark.lava]
 
@@ -61,6 +62,20 @@ def leaks(monkeypatch) -> Leaks:
 
 
 PATTERNS = data.bars(samples_per_class=2, seed=0)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("layout", "segments"), [("fused", 12), ("layered", 22)])
+def test_the_accounting_sees_every_segment_of_a_run(
+    packages, layout, segments, leaks
+) -> None:
+    """Without this, a Lava that allocated otherwise would make ``leaks`` blind."""
+    with packages[layout].Network() as network:
+        network.train(PATTERNS.inputs[:1], PATTERNS.labels[:1])
+
+        assert len(set(leaks.segments)) == segments
+        assert set(leaks.segments) <= shared_memory()
+
 
 MODELS = [
     ("fused", "PyBarsFusedModel", "BarsFused"),
@@ -158,6 +173,55 @@ def test_a_worker_that_hangs_is_reported_after_the_timeout(packages, leaks) -> N
     assert network.closed
 
 
+@pytest.mark.timeout(120)
+def test_a_model_that_hangs_in_mcdlc_train_stops_it_within_the_timeout(
+    tmp_path: Path, capsys, monkeypatch, leaks
+) -> None:
+    """The fused model blocks in the second epoch: exit 1 after ``--timeout``."""
+    spec = quick_bars(tmp_path, pattern_ms=100, epochs=3)
+    dataset = small_dataset(tmp_path / "small.npz", train=40, test=3)
+    run_dir = tmp_path / "run"
+    checkpoint = run_dir / loop.CHECKPOINT
+    load = engines.load_package
+
+    def load_a_model_that_hangs(package: Path) -> ModuleType:
+        module = load(package)
+        model = module.models.PyBarsFusedModel
+        present = model._present
+
+        def hang_after_the_first_epoch(self, *args):
+            if checkpoint.exists():
+                time.sleep(3600)
+            return present(self, *args)
+
+        monkeypatch.setattr(model, "_present", hang_after_the_first_epoch)
+        return module
+
+    monkeypatch.setattr(engines, "load_package", load_a_model_that_hangs)
+
+    status = main(
+        ["train", str(spec), "--dataset", str(dataset), "--run-dir", str(run_dir)]
+        + ["--validate-every", "40", "--timeout", "2"]
+    )
+
+    seconds = time.time() - checkpoint.stat().st_mtime
+    stderr = capsys.readouterr().err
+    assert status == 1, stderr
+    assert "mcdlc train: Lava sent nothing for 2 s; a process may hang" in stderr
+    assert "Traceback" not in stderr
+    assert 2 < seconds < SECONDS
+    history, _ = loop.read_checkpoint(checkpoint)
+    assert [epoch.epoch for epoch in history.epochs] == [1]
+
+
+def test_mcdlc_train_bounds_the_wait_for_lava_unless_told_otherwise() -> None:
+    parser = build_parser()
+
+    assert parser.parse_args(["train", "a.mcdl"]).timeout == loop.WORKER_TIMEOUT
+    assert parser.parse_args(["train", "a.mcdl", "--timeout", "0.5"]).timeout == 0.5
+    assert parser.parse_args(["train", "a.mcdl", "--timeout", "0"]).timeout is None
+
+
 @pytest.mark.timeout(60)
 def test_ctrl_c_stops_lava_and_leaves_nothing(packages, leaks) -> None:
     package = packages["fused"]
@@ -224,6 +288,32 @@ def test_the_layered_layout_names_the_time_step_of_the_overflow(
 
     assert f" became {when}" in str(caught.value)
     assert "of population " in str(caught.value)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("engine", ["lava", "sim"])
+def test_mcdlc_train_reports_an_overflow_without_a_traceback(
+    spec, tmp_path: Path, capsys, engine, leaks
+) -> None:
+    np.save(spec.parent / "exploding.npy", exploding_weights(spec)["W_up1"])
+    text = spec.read_text().replace(
+        "init uniform(-1, 1, seed = 1)", 'init file("exploding.npy")', 1
+    )
+    explodes = spec.parent / "explodes.mcdl"
+    explodes.write_text(text)
+    dataset = small_dataset(tmp_path / "small.npz", train=6, test=3)
+
+    status = main(
+        ["train", str(explodes), "--dataset", str(dataset), "--engine", engine]
+        + ["--run-dir", str(tmp_path / "run")]
+    )
+
+    stderr = capsys.readouterr().err
+    assert status == 1, stderr
+    assert "became infinite at step" in stderr
+    assert "of population output.pyr" in stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
