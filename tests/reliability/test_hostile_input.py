@@ -75,6 +75,7 @@ def test_the_grammar_built_specs_reach_the_code_generator() -> None:
 
     draw()
 
+    assert len(rendered) == 60
     assert sum(rendered) >= len(rendered) // 6, sum(rendered)
 
 

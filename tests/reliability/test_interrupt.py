@@ -143,17 +143,21 @@ def assert_same_epochs(history: loop.History, straight: loop.History) -> None:
     ids=["SIGINT", "SIGTERM"],
 )
 def test_a_signal_stops_training_cleanly_and_resume_gives_the_same_run(
-    setup: dict, tmp_path: Path, signum: int, status: int
+    setup: dict, tmp_path: Path, signum: int, status: int, record_property
 ) -> None:
     run_dir = tmp_path / "run"
 
     run = interrupted(setup, run_dir, signum)
+
+    record_property("seconds", round(run["seconds"], 3))
+    record_property("segments", len(run["segments"]))
 
     assert run["status"] == status, run["stderr"]
     assert "Traceback" not in run["stderr"]
     assert run["seconds"] < 15
     assert_nothing_left(run)
     history, _ = loop.read_checkpoint(run_dir / loop.CHECKPOINT)
+    record_property("epochs", len(history.epochs))
     straight_history, straight_state = setup["straight"]
     assert_same_epochs(history, straight_history)
     assert len(history.epochs) < 3
@@ -173,15 +177,19 @@ def test_a_signal_stops_training_cleanly_and_resume_gives_the_same_run(
 
 @pytest.mark.timeout(180)
 def test_sigkill_keeps_the_last_checkpoint_and_leaves_no_workers(
-    setup: dict, tmp_path: Path
+    setup: dict, tmp_path: Path, record_property
 ) -> None:
     run_dir = tmp_path / "run"
 
     run = interrupted(setup, run_dir, signal.SIGKILL)
 
+    record_property("seconds", round(run["seconds"], 3))
+    record_property("segments", len(run["segments"]))
+
     assert run["status"] == -signal.SIGKILL
     assert_nothing_left(run)
     history, state = loop.read_checkpoint(run_dir / loop.CHECKPOINT)
+    record_property("epochs", len(history.epochs))
     assert_same_epochs(history, setup["straight"][0])
     assert set(state) == set(setup["straight"][1])
 
