@@ -15,6 +15,8 @@ E06xx    functions and calls                     ``mcdl.passes.functions``
 E07xx    imports                                 ``mcdl.frontend.imports``
 E08xx    populations, projections and nudgings   ``mcdl.passes.shapes``
 E09xx    derived quantities and the protocol     ``mcdl.passes.derive``
+E10xx    lowering onto Loihi 2                   ``mcdl.passes.lower_loihi``
+E11xx    the spec's ``loihi`` block              ``mcdl.passes.loihi_settings``
 =======  ======================================  ==========================
 
 ``docs/diagnostics.md`` explains every code with an example.
@@ -96,6 +98,11 @@ CODES: dict[str, str] = {
     "E0902": "prediction of a dendrite that is not coupled",
     "E0903": "invalid protocol",
     "E0904": "no output population",
+    "E1101": "pinned range not positive",
+    "E1102": "pinned exponent out of range",
+    "E1103": "invalid learning epoch",
+    "E1104": "pin with both a range and an exponent",
+    "E1105": "duplicate pin",
 }
 
 

@@ -8,13 +8,13 @@ A fenced block in ``docs/*.md`` is a snippet when its info string is
   library written out in front of it. A fragment's declarations replace the
   context's of the same kind and name (a neuron type, a rule, a function, a
   constant; in the network a setting, an input, a layer, a projection, the
-  nudgings of the same compartment, the protocol) and are added otherwise;
-  its neuron types and rules that the context does not use are then used, in
-  a layer and a projection of their own, so that they are checked as fully as
-  the compiler checks anything. Statements written straight into a network
-  body (``input pixels[9]``) go into the context's network; a line ``...``
-  stands for the rest of the context and is dropped, so ``network bars {
-  dt = 0.1 ms ... }`` is a fragment of the network body.
+  nudgings of the same compartment, the protocol, the loihi block) and are
+  added otherwise; its neuron types and rules that the context does not use
+  are then used, in a layer and a projection of their own, so that they are
+  checked as fully as the compiler checks anything. Statements written
+  straight into a network body (``input pixels[9]``) go into the context's
+  network; a line ``...`` stands for the rest of the context and is dropped,
+  so ``network bars { dt = 0.1 ms ... }`` is a fragment of the network body.
 * ``mcdl-error``: it must make the compiler report a diagnostic, whose code is
   that of the section (``## E0201: ...``) the block stands in, if any. It
   may be a whole spec, or a fragment of the small context that
@@ -167,6 +167,7 @@ def _body(network: ir.NetworkDecl, text: str) -> list[tuple[tuple, str]]:
     items += [(("project", d.name.text), d) for d in network.projections]
     items += [(("nudge", d.target.dotted), d) for d in network.nudges]
     items += [(("protocol",), d) for d in network.protocols]
+    items += [(("loihi",), d) for d in network.loihi]
     items.sort(key=lambda item: (item[1].span.line, item[1].span.column))
     return [(key, _slice(text, node)) for key, node in items]
 

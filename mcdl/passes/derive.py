@@ -15,6 +15,8 @@ Rules checked here:
 3. The protocol's times are positive multiples of ``dt`` that fit in a
    pattern, its phases learn only plastic projections, and the exponential
    integration is not combined with an explicit ``current`` (E0903).
+
+The ``loihi`` block is checked by ``mcdl.passes.loihi_settings``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcdl import ir
 from mcdl.diagnostics import Diagnostic, did_you_mean, error
 from mcdl.passes import couplings, locality, shapes
 from mcdl.passes.functions import Inliner, check_recursion
+from mcdl.passes.loihi_settings import loihi_settings
 from mcdl.passes.resolve import Scope
 from mcdl.passes.values import Quantity, Values
 
@@ -101,6 +104,7 @@ class _Builder:
         nudgings = self._build_nudgings()
         projections = self._self_predicting(projections, nudgings)
         protocol = self._protocol(dt, projections)
+        loihi = loihi_settings(network, self.values, protocol, dt, self.diagnostics)
         ends = self._ends(nudgings)
         shapes.check_memory(
             network.span, projections, self.populations, self.diagnostics
@@ -133,6 +137,7 @@ class _Builder:
                 input=ends[0],
                 output=ends[1],
                 source=self.source,
+                loihi=loihi,
             ),
             [],
         )

@@ -42,7 +42,7 @@ Location = tuple[str, str, int, int]
 def fixture_paths() -> list[Path]:
     """Every fixture: files named after a code, not the ``E07xx_*`` helpers."""
     return sorted(
-        p for p in FIXTURES.glob("E0*.mcdl") if re.fullmatch(r"E\d{4}", p.stem)
+        p for p in FIXTURES.glob("E*.mcdl") if re.fullmatch(r"E\d{4}", p.stem)
     )
 
 

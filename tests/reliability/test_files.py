@@ -181,7 +181,7 @@ def test_a_weights_file_outside_is_e0703_unless_allowed(
         ("pickle", "not numbers"),
         ("text", "not a .npy file"),
         ("shape", "have shape (2, 3)"),
-        ("nan", "not all finite"),
+        ("nan", "not all finite: nan at (0, 0)"),
         ("folder", "not a file"),
         ("fifo", "not a file"),
         ("truncated", "cannot load"),

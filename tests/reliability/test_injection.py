@@ -182,19 +182,20 @@ def test_a_string_cannot_hold_a_new_line() -> None:
 
 
 @pytest.mark.parametrize(
-    "number",
+    ("number", "code"),
     [
-        "1; " + PAYLOAD,
-        "1 #" + PAYLOAD,
-        "1e3" + PAYLOAD,
-        "0x1F",
-        "1_000",
-        "1j",
-        "1e1000",
+        ("1; " + PAYLOAD, "E0101"),
+        ("1 #" + PAYLOAD, "E0101"),
+        ("1e3" + PAYLOAD, "E0101"),
+        ("0x1F", "E0101"),
+        ("1_000", "E0101"),
+        ("1j", "E0101"),
+        ("1e1000", "E0404"),
     ],
 )
-def test_a_number_with_trailing_code_is_a_diagnostic(number: str) -> None:
-    assert codes(small(DT=number)), number
+def test_a_number_with_trailing_code_is_a_diagnostic(number: str, code: str) -> None:
+    """With its unit, so that only the number can be what is refused."""
+    assert codes(small(DT=f"{number} ms")) == {code}
 
 
 def test_numbers_reach_code_as_their_float_repr(tmp_path: Path) -> None:
