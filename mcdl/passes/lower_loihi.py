@@ -24,10 +24,11 @@ Rules checked here (each a located diagnostic):
 7. A phase does not learn only some of the plastic projections onto one
    population: the chip gates plasticity per post-synaptic neuron (E1007).
 8. The network fits one Loihi 2 chip (E1004).
+9. Every pinned scale names a variable the plan quantises (E1008).
 
 Nothing is rescaled silently: every scale the pass picks, and why, is an
-entry of ``LoihiPlan.quantisation``; a scale can be pinned by the caller
-(``pins``), which the report marks as such.
+entry of ``LoihiPlan.quantisation``; a scale can be pinned in the spec's
+``loihi`` block or by the caller (``pins``), which the report marks as such.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from mcdl import ir
-from mcdl.diagnostics import Diagnostic, Severity
+from mcdl.diagnostics import Diagnostic, Severity, did_you_mean
 from mcdl.source import Span
 
 # -- Diagnostic codes this pass adds (registered in mcdl.diagnostics) --------
@@ -51,6 +52,7 @@ DOES_NOT_FIT = "E1004"
 NOT_SUPPORTED = "E1005"
 CONSTANT_TOO_SMALL = "E1006"
 PHASE_NOT_MAPPABLE = "E1007"
+UNKNOWN_PIN = "E1008"
 
 # -- Formats of the substrate -------------------------------------------------
 
@@ -654,6 +656,16 @@ def _multiply(a: dict[Monomial, float], b: dict[Monomial, float]) -> dict:
 # -- The pass ----------------------------------------------------------------
 
 
+def spec_pins(network: ir.Network) -> tuple[dict[str, Pin], int | None]:
+    """The pins and the epoch of ``network``'s ``loihi`` block, as arguments."""
+    if network.loihi is None:
+        return {}, None
+    pins = {
+        p.variable: Pin(range=p.range, exponent=p.exponent) for p in network.loihi.pins
+    }
+    return pins, network.loihi.epoch
+
+
 def lower_loihi(
     network: ir.Network,
     weights: Mapping[str, np.ndarray],
@@ -668,9 +680,10 @@ def lower_loihi(
         weights: the initial weights of every projection (``mcdl.init``).
         pins: scales the user fixes, by quantised variable name (the names
             of the quantisation report, e.g. ``hidden.pyr.rate``, ``W_up1``,
-            ``hidden.pyr.y3``, ``hidden.pyr.potential``).
-        epoch: the learning epoch in steps; by default the one that keeps
-            the low-pass time constants closest.
+            ``hidden.pyr.y3``, ``hidden.pyr.potential``); by default those of
+            the spec's ``loihi`` block.
+        epoch: the learning epoch in steps; by default the spec's, else the
+            one that keeps the low-pass time constants closest.
         factoring: ``combined`` (the neuron computes each rule's whole
             post-synaptic part, one factor per rule) or ``expanded`` (one
             factor per function of a post-synaptic variable, products
@@ -683,8 +696,18 @@ def lower_loihi(
         raise ValueError(
             f"factoring must be 'combined' or 'expanded', not {factoring!r}"
         )
-    lowering = _Lowering(network, dict(weights), dict(pins or {}), epoch, factoring)
+    spec, spec_epoch = spec_pins(network)
+    pins = spec if pins is None else pins
+    epoch = spec_epoch if epoch is None else epoch
+    lowering = _Lowering(network, dict(weights), dict(pins), epoch, factoring)
     plan = lowering.run()
+    # Only a lowering that went through has asked for every scale it has.
+    unknown = sorted(set(pins) - lowering.asked) if plan is not None else []
+    spans = {p.variable: p.span for p in network.loihi.pins} if network.loihi else {}
+    for name in unknown:
+        message = f"the loihi target quantises no variable named '{name}'"
+        hint = did_you_mean(name, lowering.asked) or "see the quantisation report"
+        lowering.error(UNKNOWN_PIN, spans.get(name, network.span), message, hint)
     diagnostics = sorted(lowering.diagnostics, key=Diagnostic.sort_key)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
@@ -709,6 +732,7 @@ class _Lowering:
         self.weights = weights
         self.pins = pins
         self.epoch_pin = epoch
+        self.asked: set[str] = set()
         self.diagnostics: list[Diagnostic] = []
         self.report: list[dict] = []
         self.pops: dict[str, PopulationPlan] = {}
@@ -740,6 +764,7 @@ class _Lowering:
 
     def pinned(self, name: str, default_range: float, levels: int) -> tuple[int, str]:
         """The exponent for ``name``: pinned, or from ``default_range``."""
+        self.asked.add(name)
         pin = self.pins.get(name)
         if pin is not None and pin.exponent is not None:
             return pin.exponent, "pinned"
