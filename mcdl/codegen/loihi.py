@@ -25,6 +25,7 @@ templates in ``templates/loihi/`` place it and add the fixed parts.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
@@ -36,11 +37,14 @@ from mcdl import ir
 from mcdl.codegen.environment import environment
 from mcdl.passes.lower_loihi import (
     ACCUMULATOR,
+    ACTIVATION_BITS,
     ACTIVATION_SHIFT,
+    DECAY_BITS,
     FACTOR_WIDTHS,
     PREDICTION_BITS,
     RATE_BITS,
     RESIDUAL_OFFSET,
+    STATE_BITS,
     SYNAPSE_SHIFT,
     TABLE_FRACTION,
     TAG_MAX,
@@ -236,6 +240,7 @@ def _view(network: ir.Network, plan: LoihiPlan, layout: str) -> dict:
     neurons = [p for p in pops if not p.is_input]
     plastic = [p for p in plan.projections if p.plastic is not None]
     learners = sorted({p.target for p in plastic}, key=[q.name for q in pops].index)
+    step = _step_lines(plan)
     view = {
         "name": network.name,
         "cls": "".join(part.capitalize() for part in ident(network.name).split("_")),
@@ -275,7 +280,8 @@ def _view(network: ir.Network, plan: LoihiPlan, layout: str) -> dict:
             if any(c.noise for c in p.compartments)
         ],
         "state": _state_vars(plan),
-        "step": _step_lines(plan),
+        "step": step,
+        "fused_imports": _kernel_imports(step),
         "input_lines": _input_lines(plan),
         "populations": [_population_view(plan, p) for p in neurons],
         "chip_classes": import_names(
@@ -295,6 +301,26 @@ def _view(network: ir.Network, plan: LoihiPlan, layout: str) -> dict:
         ],
     }
     return view
+
+
+_KERNEL_NAMES = (
+    "HALF_RATE",
+    "TABLES",
+    "fine_table",
+    "shift",
+    "stochastic_round",
+    "table",
+)
+"""The kernel's helpers the step code may call."""
+
+
+def _kernel_imports(step: list[str]) -> list[str]:
+    """The kernel names the fused model imports: its own and the step's."""
+    code = "\n".join(step)
+    used = [n for n in _KERNEL_NAMES if re.search(rf"\b{n}\b", code)]
+    return import_names(
+        ["ENGINE_SEED", "LEARNERS", "PLAN", "STATE", "pattern_noise", *used]
+    )
 
 
 def import_names(names: list[str]) -> list[str]:
@@ -421,6 +447,84 @@ def _inputs_of(plan: LoihiPlan, pop) -> dict[str, list[str]]:
 
 
 # -- The integer step as code --------------------------------------------------
+#
+# The step is written out with every constant folded in (``(a << 6) * g`` as
+# ``a * (g << 6)``, no ``* 1`` or ``>> 0``) and a saturation only where it can
+# bind: each value's range is followed from the plan (weights, tables, gains,
+# noise) and the widths every state variable is held to, and a clip whose
+# bounds contain the range is left out. The integers are those of
+# ``mcdl.sim.fixed`` either way; the ranges only decide what need not be
+# computed.
+
+_A_RANGE = (-(2 ** (ACTIVATION_BITS - 1)), 2 ** (ACTIVATION_BITS - 1) - 1)
+_U_RANGE = (-(2 ** (STATE_BITS - 1)), 2 ** (STATE_BITS - 1) - 1)
+_RATE_RANGE = (0, 2**RATE_BITS - 1)
+_TRACE_RANGES = {
+    "x0": (0, 1),
+    "y0": (0, 1),
+    "x1": (0, 2**TRACE_BITS - 1),
+    "y1": (0, 2**TRACE_BITS - 1),
+    "y2": (0, 2**TRACE_BITS - 1),
+    "y3": (0, 2**TRACE_BITS - 1),
+    "w": (WEIGHT_MIN, WEIGHT_MAX),
+    "t": (TAG_MIN, TAG_MAX),
+    "d": (0, 255),
+}
+"""The learning engine's variables, as the engine holds them between epochs."""
+
+
+def _add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    corners = [x * y for x in a for y in b]
+    return min(corners), max(corners)
+
+
+def _shifted(a: tuple[int, int], exponent: int) -> tuple[int, int]:
+    """The range of ``a << exponent`` (``>> -exponent``, rounding down)."""
+    if exponent >= 0:
+        return a[0] << exponent, a[1] << exponent
+    return a[0] >> -exponent, a[1] >> -exponent
+
+
+def _clipped(a: tuple[int, int], low: int, high: int) -> tuple[int, int]:
+    return min(max(a[0], low), high), min(max(a[1], low), high)
+
+
+def _saturate(
+    name: str, rng: tuple[int, int] | None, low: int, high: int, width: int = 72
+) -> list[str]:
+    """``name`` saturated to ``[low, high]`` where its range ``rng`` exceeds it.
+
+    ``rng`` None: the range is not known. Lines longer than ``width`` go
+    through the temporary ``value``.
+    """
+    if rng is None:
+        rng = (low - 1, high + 1)
+    below, above = rng[0] < low, rng[1] > high
+    if below and above:
+        expr = f"np.minimum(np.maximum({{}}, {low}), {high})"
+    elif below:
+        expr = f"np.maximum({{}}, {low})"
+    elif above:
+        expr = f"np.minimum({{}}, {high})"
+    else:
+        return []
+    line = f"{name} = {expr.format(name)}"
+    if len(line) <= width:
+        return [line]
+    return [f"value = {name}", f"{name} = {expr.format('value')}"]
+
+
+def _shift_text(expr: str, exponent: int) -> str:
+    """``expr << exponent`` (``>> -exponent``) as code; ``expr`` if 0."""
+    if exponent > 0:
+        return f"{expr} << {exponent}"
+    if exponent < 0:
+        return f"{expr} >> {-exponent}"
+    return expr
 
 
 def _input_lines(plan: LoihiPlan) -> list[str]:
@@ -438,125 +542,219 @@ def _input_lines(plan: LoihiPlan) -> list[str]:
     return lines
 
 
+def _signal_range(plan: LoihiPlan, proj) -> tuple[int, int]:
+    """The values a projection's source sends: an 8-bit rate or a potential."""
+    if proj.kind != "rate":
+        return _A_RANGE
+    source = plan.population(proj.source)
+    if source.is_input or source.rate is None:
+        return _RATE_RANGE
+    return source.rate.low, source.rate.high
+
+
+def _delivered_range(plan: LoihiPlan, proj) -> tuple[int, int]:
+    """The range of ``(W @ s) << weight_exp`` for any weights of the format.
+
+    Any weights, not the plan's: a state read from a file may hold others.
+    """
+    signal = _signal_range(plan, proj)
+    per_weight = _mul((WEIGHT_MIN, WEIGHT_MAX), signal)
+    inputs = np.shape(proj.weights)[-1]
+    drive = (per_weight[0] * inputs, per_weight[1] * inputs)
+    return _shifted(drive, proj.weight_exp)
+
+
 def _step_lines(plan: LoihiPlan) -> list[str]:
-    """The body of the fused model's ``_step``: one time step of the network."""
-    lines = ["self._k += 1", "k = self._k"]
+    """The body of the fused model's ``_step``: one time step of the network.
+
+    ``k`` is the step's number since the start, ``n`` its number within the
+    pattern; ``noises`` holds the pattern's noise per noisy population, one
+    ``(steps, size)`` array per noisy compartment.
+    """
+    epoch = plan.epoch
     inp = plan.population(plan.input)
     iid = ident(inp.name)
     down = inp.p_f - inp.p_r
+    lines = [
+        "# The learning epoch's clock: the step within the epoch, and its end.",
+        f"within = k % {epoch} or {epoch}",
+        f"epoch_end = within == {epoch}",
+        "",
+        f"# -- {inp.name}: the input filter and its 8-bit rate",
+    ]
     if inp.filter_gain:
-        lines.append(f"step = {inp.filter_gain} * (pattern - self.x_{iid})")
-        lines.append(f"self.x_{iid} = self.x_{iid} + ((step + 2048) >> 12)")
+        lines += [
+            f"x = self.x_{iid}",
+            f"x += ({inp.filter_gain} * (pattern - x) + 2048) >> 12",
+        ]
     else:
-        lines.append(f"self.x_{iid} = pattern.copy()")
-    lines.append(f"rate_{iid} = (self.x_{iid} + {1 << (down - 1)}) >> {down}")
-    lines.append(f"rate_{iid} = np.clip(rate_{iid}, 0, 255)")
-    for proj in plan.projections:
-        lines.append(f"out_{ident(proj.name)} = self.buff_{ident(proj.name)}")
+        lines += [f"self.x_{iid}[:] = pattern", f"x = self.x_{iid}"]
+    lines.append(f"rate_{iid} = (x + {1 << (down - 1)}) >> {down}")
+    lines += _saturate(f"rate_{iid}", None, *_RATE_RANGE)
     for pop in plan.populations:
         if not pop.is_input:
-            pid = ident(pop.name)
-            lines.append(f"# -- {pop.name}")
-            lines.append(f"noise = noises.get({json.dumps(pid)})")
-            lines.append(f"learn_{pid} = {json.dumps(pid)} in learning")
+            lines += ["", f"# -- {pop.name}"]
             lines += _population_lines(plan, pop, chip=False)
-    lines.append(f"self.rate_{iid} = rate_{iid}")
+    lines += ["", "# -- the state the synapses and the learning engine read"]
     for pop in plan.populations:
-        if not pop.is_input:
-            pid = ident(pop.name)
-            lines.append(f"self.rate_{pid} = rate_{pid}")
-            for c in pop.sends:
-                lines.append(f"self.pot_{pid}_{ident(c)} = pot_{pid}_{ident(c)}")
-    lines.append("# -- synapses (delivered next step)")
+        pid = ident(pop.name)
+        lines.append(f"self.rate_{pid}[:] = rate_{pid}")
+        for c in pop.sends:
+            lines.append(f"self.pot_{pid}_{ident(c)}[:] = pot_{pid}_{ident(c)}")
+    lines += [
+        "",
+        "# -- synapses: what each projection delivers at the next step",
+        "# (in place: every population has read the buffers above)",
+    ]
     for proj in plan.projections:
         tid = ident(proj.name)
         if proj.kind == "rate":
-            signal = f"self.rate_{ident(proj.source)}"
+            signal = f"rate_{ident(proj.source)}"
         else:
-            signal = f"self.pot_{ident(proj.source)}_{ident(proj.source_var)}"
+            signal = f"pot_{ident(proj.source)}_{ident(proj.source_var)}"
         lines.append(f"drive = self.w_{tid} @ {signal}")
-        lines.append(f"self.buff_{tid} = shift(drive, {proj.weight_exp})")
-    lines.append("# -- learning engine (one random number per epoch, Lava's)")
-    lines.append(f"random = self.engine_random() if k % {plan.epoch} == 0 else 0.0")
-    for proj in plan.projections:
-        if proj.plastic is not None:
-            lines += _engine_lines(plan, proj)
+        lines.append(f"self.buff_{tid}[:] = {_shift_text('drive', proj.weight_exp)}")
+    plastic = [p for p in plan.projections if p.plastic is not None]
+    if plastic:
+        lines += ["", *_receive_lines(plan, plastic)]
+        lines += ["", *_epoch_lines(plan, plastic)]
     return lines
 
 
 def _population_lines(plan: LoihiPlan, pop, chip: bool) -> list[str]:
     """One population's step: inputs, factors, integration, rate, payloads.
 
-    In the fused model the inputs are ``out_<projection>``; in the chip
-    model they are ``a_<input>`` received from the ports. Either way the
-    result is ``rate_<pop>``, ``pot_<pop>_<c>``, ``y_<pop>`` and the new
-    potentials.
+    In the fused model the inputs are the synapses' buffers and ``noise``
+    holds the pattern's draws (row ``n`` is this step's); in the chip model
+    they are ``a_<input>`` received from the ports and ``noise`` holds this
+    step's draws. Either way the result is ``rate_<pop>``, ``pot_<pop>_<c>``,
+    ``y_<pop>`` and the new potentials.
     """
     pid = ident(pop.name)
     lines = []
+    if not chip and any(c.noise for c in pop.compartments):
+        lines.append(f"noise = noises.get({json.dumps(pid)})")
+    learner = any(p.target == pop.name and p.plastic for p in plan.projections)
+    if not chip and learner:
+        lines.append(f"learn_{pid} = {json.dumps(pid)} in learning")
+    ranges: dict[str, tuple[int, int]] = {}
     for name, sources in _inputs_of(plan, pop).items():
         aid = f"a_{ident(name)}"
-        if not chip:
+        rng = (0, 0)
+        for proj in plan.projections:
+            if ident(proj.name) in sources:
+                rng = _add(rng, _delivered_range(plan, proj))
+        if chip:
             if not sources:
-                lines.append(f"{aid} = np.zeros({pop.size}, dtype=np.int64)")
-            else:
-                lines.append(f"{aid} = out_{sources[0]}")
-                lines += [f"{aid} = {aid} + out_{s}" for s in sources[1:]]
-        lines.append(f"{aid} = np.clip({aid}, -32768, 32767)")
+                rng = _A_RANGE
+        elif not sources:
+            lines.append(f"{aid} = np.zeros({pop.size}, dtype=np.int64)")
+        else:
+            terms = " + ".join(f"self.buff_{s}" for s in sources)
+            lines.append(f"{aid} = {terms}")
+        lines += _saturate(aid, rng, *_A_RANGE)
+        ranges[name] = _clipped(rng, *_A_RANGE)
     comps = {c.name: f"self.u_{pid}_{ident(c.name)}" for c in pop.compartments}
     if pop.name == plan.output:
-        gain = pop.filter_gain
-        if gain:
-            lines.append("if target is not None:")
-            lines.append(f"    step = {gain} * (target - self.target)")
-            lines.append("    self.target = self.target + ((step + 2048) >> 12)")
+        lines.append("if target is not None:")
+        if pop.filter_gain:
+            gain = pop.filter_gain
+            lines.append("    filtered = self.target")
+            lines.append(f"    filtered += ({gain} * (target - filtered) + 2048) >> 12")
         else:
-            lines.append("if target is not None:")
-            lines.append("    self.target = target.copy()")
+            lines.append("    self.target[:] = target")
     if pop.factors:
         lines += _factor_lines(plan, pop, comps)
+    bounds = {}
     for c in pop.compartments:
-        cid = ident(c.name)
-        rows = []
-        for term in c.terms:
-            if term.kind == "leak":
-                value = str(term.value)
-            elif term.kind == "target":
-                value = "self.target"
-            elif term.kind == "coupling" and term.source in comps:
-                value = comps[term.source]
-            else:
-                value = f"(a_{ident(term.source)} << {ACTIVATION_SHIFT})"
-            if term.gain_teach == term.gain_free:
-                if term.gain_teach:
-                    rows.append(f"{term.gain_teach} * {value}")
-            else:
-                rows.append(
-                    f"({term.gain_teach} if teach else {term.gain_free}) * {value}"
-                )
-        if c.decay_teach == c.decay_free:
-            decay = str(c.decay_teach)
-        else:
-            decay = f"({c.decay_teach} if teach else {c.decay_free})"
-        lines.append(f"acc = -{decay} * {comps[c.name]}")
-        lines += [f"acc = acc + {row}" for row in rows]
-        lines.append(f"new_{cid} = {comps[c.name]} + ((acc + 2048) >> 12)")
-        if c.noise:
-            index = _noise_index(pop, c)
-            lines.append("if noise is not None:")
-            lines.append(f"    new_{cid} = new_{cid} + noise[{index}]")
-        lines.append(f"new_{cid} = np.clip(new_{cid}, -8388608, 8388607)")
-    for c in pop.compartments:
-        cid = ident(c.name)
-        lines.append(f"{comps[c.name]} = new_{cid}")
-    assert pop.rate_source is not None
-    call = f"table(TABLES[{json.dumps(pop.name + '.rate')}], {comps[pop.rate_source]})"
-    lines.append(f"rate_{pid} = {call}")
-    for c in pop.sends:
-        lines.append(
-            f"pot_{pid}_{ident(c)} = np.clip(({comps[c]} + 32) >> 6, -32768, 32767)"
+        compartment_lines, bounds[c.name] = _compartment_lines(
+            pop, c, comps, ranges, chip
         )
+        lines += compartment_lines
+    for c in pop.compartments:
+        lines.append(f"{comps[c.name]}[:] = new_{ident(c.name)}")
+    assert pop.rate_source is not None
+    name = json.dumps(pop.name + ".rate")
+    lines.append(f"rate_{pid} = table(TABLES[{name}], new_{ident(pop.rate_source)})")
+    for c in pop.sends:
+        pot = f"pot_{pid}_{ident(c)}"
+        lines.append(f"{pot} = (new_{ident(c)} + 32) >> 6")
+        lines += _saturate(pot, _shifted(_add(bounds[c], (32, 32)), -6), *_A_RANGE)
     return lines
+
+
+def _compartment_lines(pop, c, comps, ranges, chip) -> tuple[list[str], tuple]:
+    """``new_<c>``: one compartment's integration, and its range.
+
+    ``u + ((sum_i gain_i * value_i - decay * u + 2048) >> 12)`` plus the
+    noise: the leak's constant goes into the rounding constant, an input's
+    ``<< 6`` into its gain. The saturation to 24 bits stays unless the range
+    of the result, over any potentials and inputs within their widths, is
+    inside it (a filtered target has no such bound: it keeps it).
+    """
+    cid = ident(c.name)
+    u = comps[c.name]
+    lines = []
+    decays = (c.decay_teach, c.decay_free)
+    if c.decay_teach == c.decay_free:
+        lines.append(f"acc = {-c.decay_teach} * {u}")
+    else:
+        lines.append(f"acc = -({c.decay_teach} if teach else {c.decay_free}) * {u}")
+    # The range of 4096 * u - decay * u + sum_i gain_i * value_i, per phase.
+    spans = {
+        teach: _mul(_U_RANGE, (4096 - d, 4096 - d))
+        for teach, d in zip((True, False), decays, strict=True)
+    }
+    bounded = all(0 <= d <= 4096 for d in decays)
+    constants = {True: 2048, False: 2048}
+    for term in c.terms:
+        gains = {True: term.gain_teach, False: term.gain_free}
+        if term.kind == "leak":
+            for teach in gains:
+                constants[teach] += gains[teach] * term.value
+            continue
+        if term.kind == "target":
+            value, rng = "self.target", None
+        elif term.kind == "coupling" and term.source in comps:
+            value, rng = comps[term.source], _U_RANGE
+        else:
+            value = f"a_{ident(term.source)}"
+            rng = ranges.get(term.source, _A_RANGE)
+            gains = {t: g << ACTIVATION_SHIFT for t, g in gains.items()}
+        if rng is None:
+            bounded = False
+        else:
+            for teach in gains:
+                spans[teach] = _add(spans[teach], _mul(rng, (gains[teach],) * 2))
+        if gains[True] == gains[False]:
+            if gains[True]:
+                lines.append(f"acc += {gains[True]} * {value}")
+        elif gains[False] == 0:
+            lines += ["if teach:", f"    acc += {gains[True]} * {value}"]
+        elif gains[True] == 0:
+            lines += ["if not teach:", f"    acc += {gains[False]} * {value}"]
+        else:
+            lines.append(
+                f"acc += ({gains[True]} if teach else {gains[False]}) * {value}"
+            )
+    if constants[True] == constants[False]:
+        rounding = str(constants[True])
+    else:
+        rounding = f"({constants[True]} if teach else {constants[False]})"
+    lines.append(f"new_{cid} = {u} + ((acc + {rounding}) >> {DECAY_BITS})")
+    rng = (0, 0)
+    for teach, span in spans.items():
+        low, high = _shifted(_add(span, (constants[teach],) * 2), -DECAY_BITS)
+        rng = (min(rng[0], low), max(rng[1], high))
+    if c.noise:
+        index = _noise_index(pop, c)
+        draw = f"noise[{index}]" if chip else f"noise[{index}][n]"
+        lines += ["if noise is not None:", f"    new_{cid} += {draw}"]
+        rng = _add(rng, (-c.noise, c.noise))
+    if not bounded:
+        rng = (_U_RANGE[0] - 1, _U_RANGE[1] + 1)
+    lines += _saturate(f"new_{cid}", rng, *_U_RANGE)
+    return lines, _clipped(rng, *_U_RANGE)
 
 
 def _noise_index(pop, compartment) -> int:
@@ -566,16 +764,21 @@ def _noise_index(pop, compartment) -> int:
 def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str]) -> list[str]:
     """y1..y3 from the potentials before the step; epoch means on the last step."""
     pid = ident(pop.name)
-    lines = [f"fine = np.zeros((3, {pop.size}), dtype=np.int64)"]
+    lines = [
+        "# y1..y3: fine values (8 fractional bits) from the potentials before",
+        "# the step; the mean over the epoch on its last step",
+        f"fine = np.zeros((3, {pop.size}), dtype=np.int64)",
+    ]
     for factor in pop.factors:
         row = factor.slot - 1
+        first = True
         for index, term in enumerate(factor.terms):
             if term.kind == "dendrite":
                 x = f"a_{ident(term.source)}"
                 if term.multiplier:
-                    lines.append(f"x = ({x} << {ACTIVATION_SHIFT}) * {term.multiplier}")
+                    gain = term.multiplier << ACTIVATION_SHIFT
                     half = 1 << (PREDICTION_BITS - 1)
-                    lines.append(f"x = (x + {half}) >> {PREDICTION_BITS}")
+                    lines.append(f"x = ({x} * {gain} + {half}) >> {PREDICTION_BITS}")
                     x = "x"
             else:
                 x = comps[term.source]
@@ -584,25 +787,33 @@ def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str]) -> list[str]:
                 lines.append(f"value = fine_table(TABLES[{name}], {x})")
             else:
                 lines.append(f"value = shift({x}, {TABLE_FRACTION - term.shift})")
-            sign = "-" if term.gain < 0 else "+"
-            lines.append(f"fine[{row}] = fine[{row}] {sign} {abs(term.gain)} * value")
-        if factor.const:
-            lines.append(f"fine[{row}] = fine[{row}] + {factor.const}")
-    shift_ = 12 + TABLE_FRACTION
-    offsets = [0, 0, 0]
-    for factor in pop.factors:
-        offsets[factor.slot - 1] = factor.offset
+            if first:
+                lines.append(f"part = {term.gain} * value")
+            else:
+                sign = "-" if term.gain < 0 else "+"
+                lines.append(f"part = part {sign} {abs(term.gain)} * value")
+            first = False
+        if first:
+            lines.append(f"fine[{row}] = {factor.const}")
+        elif factor.const:
+            lines.append(f"fine[{row}] = part + {factor.const}")
+        else:
+            lines.append(f"fine[{row}] = part")
+    shift_ = DECAY_BITS + TABLE_FRACTION
     lines += [
-        f"self.fsum_{pid} = self.fsum_{pid} + fine",
+        f"fsum = self.fsum_{pid}",
+        "fsum += fine",
         f"if k % {plan.epoch} == 0:",
-        f"    value = self.fsum_{pid} * {(1 << shift_) // plan.epoch}",
-        f"    value = (value + {1 << (2 * shift_ - 1)}) >> {2 * shift_}",
-        f"    self.fsum_{pid} = np.zeros_like(fine)",
+        f"    mean = fsum * {(1 << shift_) // plan.epoch}",
+        f"    value = (mean + {1 << (2 * shift_ - 1)}) >> {2 * shift_}",
+        "    fsum[:] = 0",
         "else:",
         f"    value = (fine + {1 << (shift_ - 1)}) >> {shift_}",
-        f"offsets = np.array({offsets}, dtype=np.int64)[:, None]",
-        f"y_{pid} = np.clip(offsets + value, 0, {2**TRACE_BITS - 1})",
     ]
+    for factor in pop.factors:
+        if factor.offset:
+            lines.append(f"value[{factor.slot - 1}] += {factor.offset}")
+    lines.append(f"y_{pid} = np.minimum(np.maximum(value, 0), {2**TRACE_BITS - 1})")
     return lines
 
 
@@ -619,76 +830,180 @@ def _wrap_comment(text: str, width: int = 70) -> list[str]:
     return lines
 
 
+def _receive_lines(plan: LoihiPlan, plastic: list) -> list[str]:
+    """What the learning engine takes in at every step, per plastic projection.
+
+    ``x1`` is the last payload / 2 (rounded half to even, as ``np.round``),
+    ``tx``/``ty`` the step within the epoch of the last pre-synaptic spike
+    and bAP, ``y`` the post-synaptic factors; a source's spikes and halved
+    payloads are computed once for all its projections.
+    """
+    lines = ["# -- learning engine: this step's traces (Lava's bit-approximate model)"]
+    sources = []
+    for proj in plastic:
+        if proj.source not in sources:
+            sources.append(proj.source)
+    for source in sources:
+        sid = ident(source)
+        rng = _signal_range(plan, next(p for p in plastic if p.source == source))
+        lines.append(f"spiked_{sid} = rate_{sid} > 0")
+        if _RATE_RANGE[0] <= rng[0] and rng[1] <= _RATE_RANGE[1]:
+            lines.append(f"half_{sid} = HALF_RATE[rate_{sid}]")
+        else:
+            lines.append(f"half_{sid} = np.round(rate_{sid} / 2).astype(np.int64)")
+        for proj in plastic:
+            if proj.source != source:
+                continue
+            tid = ident(proj.name)
+            lines += [
+                f"np.copyto(self.x1_{tid}, half_{sid}, where=spiked_{sid})",
+                f"self.tx_{tid}[spiked_{sid}] = within",
+            ]
+    for proj in plastic:
+        tid, post = ident(proj.name), ident(proj.target)
+        lines += [
+            f"if learn_{post}:",
+            f"    self.ty_{tid}[:] = within",
+            f"self.y_{tid}[:] = y_{post}",
+        ]
+    return lines
+
+
+def _epoch_lines(plan: LoihiPlan, plastic: list) -> list[str]:
+    """The learning engine's update at the end of an epoch, every projection."""
+    lines = [
+        "# -- learning engine: the epoch's update, from the values before it",
+        "# (one random number per epoch for the stochastic rounding, Lava's)",
+        "if epoch_end:",
+        "    random = self.engine_random()",
+    ]
+    for proj in plastic:
+        lines += ["    " + line for line in _engine_lines(plan, proj)]
+    return lines
+
+
+def _factor_code(name: str, const: int) -> tuple[str, tuple[int, int]]:
+    """One factor of a product as code, clipped to its width, and its range."""
+    inner = name[4:-1] if name.startswith("sgn(") else name
+    rng = _add(_TRACE_RANGES[inner], (const, const))
+    value = inner
+    if const:
+        value = f"{inner} {'-' if const < 0 else '+'} {abs(const)}"
+    if name.startswith("sgn("):
+        value = f"np.sign({value})"
+        rng = (int(np.sign(rng[0])), int(np.sign(rng[1])))
+    elif const:
+        value = f"({value})"
+    width = FACTOR_WIDTHS[name]
+    low, high = -(2**width), 2**width - 1
+    if rng[0] < low or rng[1] > high:
+        value = f"np.minimum(np.maximum({value}, {low}), {high})"
+        rng = _clipped(rng, low, high)
+    return value, rng
+
+
 def _engine_lines(plan: LoihiPlan, proj) -> list[str]:
-    """Lava's bit-approximate learning engine for one plastic projection."""
+    """Lava's bit-approximate learning engine for one plastic projection.
+
+    Each of ``dw``, ``dd`` and ``dt`` is summed in the engine's 15-bit
+    accumulator from ``value << 7``: per product, ``y0`` (or the epoch's
+    decimation bit) times its factors, times its mantissa, shifted by the
+    engine's shift and the exponent, saturated, added and saturated again;
+    then rounded stochastically and saturated to the variable's range. A
+    product that appears in more than one sum is computed once.
+    """
     tid = ident(proj.name)
-    post = ident(proj.target)
     rule = proj.plastic
     epoch = plan.epoch
+    products = rule.dw + rule.dd + rule.dt
+    raws = []
+    for product in products:
+        dep = "y0" if product.decimation is None else f"u{product.decimation}"
+        codes = [_factor_code(name, const) for name, const in product.factors]
+        text = " * ".join([dep] + [code for code, _ in codes])
+        rng = (0, 1)
+        for _, factor_range in codes:
+            rng = _mul(rng, factor_range)
+        raws.append((text, rng, product))
+    used = {
+        name[4:-1] if name.startswith("sgn(") else name
+        for p in products
+        for name, _ in p.factors
+    }
+    used |= {"y0" for p in products if p.decimation is None}
     lines = [
         f"# {proj.name}",
         f"#   dw = {rule.dw_text}",
         *_wrap_comment(f"dt = {rule.dt_text}" if rule.dt_text else "(no tag)"),
-        f"s = self.rate_{ident(proj.source)}",
-        "spiked = s > 0",
-        f"self.x1_{tid}[spiked] = np.round(s[spiked] / 2).astype(np.int64)",
-        f"self.tx_{tid}[spiked] = k % {epoch} or {epoch}",
-        f"if learn_{post}:",
-        f"    self.ty_{tid}[:] = k % {epoch} or {epoch}",
-        f"self.y_{tid} = y_{post}",
-        f"if k % {epoch} == 0:",
     ]
-    body = [
-        f"x0 = (self.tx_{tid} > 0).astype(np.int64)[None, :]",
-        f"y0 = (self.ty_{tid} > 0).astype(np.int64)[:, None]",
-        f"x1 = np.minimum(self.x1_{tid}, 127)[None, :]",
-        f"y1, y2, y3 = (self.y_{tid}[i][:, None] for i in range(3))",
-        f"w, t = self.w_{tid}, self.tag_{tid}",
-    ]
-    if rule.dd:
-        body.append(f"d = self.d_{tid}")
-    products = rule.dw + rule.dd + rule.dt
-    decimations = {p.decimation for p in products if p.decimation is not None}
-    for dec in sorted(decimations):
-        body.append(f"u{dec} = int((k // {epoch}) % {2**dec} == 0)")
-    updated = []
-    for var, products, low, high in (
+    names = {"w": "w", "d": "d", "t": "tag"}
+    updated = [var for var in ("w", "d", "t") if getattr(rule, f"d{var}")]
+    for var in ("w", "d", "t"):
+        if var in updated or var in used:
+            lines.append(f"{var} = self.{names[var]}_{tid}")
+    lines.append(f"fired = self.tx_{tid} > 0")
+    if "x0" in used:
+        lines.append("x0 = fired.astype(np.int64)[None, :]")
+    if "y0" in used:
+        lines.append(f"y0 = (self.ty_{tid} > 0).astype(np.int64)[:, None]")
+    lines.append(f"x1 = np.minimum(self.x1_{tid}, 127)")
+    for i in range(3):
+        if f"y{i + 1}" in used:
+            lines.append(f"y{i + 1} = self.y_{tid}[{i}][:, None]")
+    for dec in sorted({p.decimation for p in products if p.decimation is not None}):
+        lines.append(f"u{dec} = int((k // {epoch}) % {2**dec} == 0)")
+    counts: dict[str, int] = {}
+    for text, _, _ in raws:
+        counts[text] = counts.get(text, 0) + 1
+    shared: dict[str, str] = {}
+    for text, _, _ in raws:
+        if counts[text] > 1 and text not in shared:
+            shared[text] = f"shared{len(shared) + 1}"
+            lines.append(f"{shared[text]} = {text}")
+    position = 0
+    for var, var_products, low, high in (
         ("w", rule.dw, WEIGHT_MIN, WEIGHT_MAX),
         ("d", rule.dd, 0, 255),
         ("t", rule.dt, TAG_MIN, TAG_MAX),
     ):
-        if not products:
+        if not var_products:
             continue
-        updated.append(var)
-        body.append(f"acc = {var} << {SYNAPSE_SHIFT}")
-        for product in products:
-            body.append(f"# {product.mantissa}*2^{product.exponent}: {product.meaning}")
-            dep = "y0" if product.decimation is None else f"u{product.decimation}"
-            body.append(f"mac = {dep} * np.ones_like({var})")
-            for name, const in product.factors:
-                width = FACTOR_WIDTHS[name]
-                inner = name[4:-1] if name.startswith("sgn(") else name
-                value = f"{inner} - {-const}" if const else inner
-                if name.startswith("sgn("):
-                    value = f"np.sign({value})"
-                clipped = f"np.clip({value}, {-(2**width)}, {2**width - 1})"
-                body.append(f"mac = mac * {clipped}")
-            body.append(f"mac = (mac * {product.mantissa}) >> {product.shift}")
-            body.append(
-                f"mac = np.clip(mac << {product.exponent + 7}, {_ACC_MIN}, {_ACC_MAX})"
-            )
-            body.append(f"acc = np.clip(acc + mac, {_ACC_MIN}, {_ACC_MAX})")
-        if var == "d":
-            body.append("acc = np.maximum(acc, 0)")
-        body.append(f"new_{var} = stochastic_round(acc, random)")
-        body.append(f"new_{var} = np.clip(new_{var}, {low}, {high})")
-    names = {"w": "w", "d": "d", "t": "tag"}
-    body += [f"self.{names[var]}_{tid} = new_{var}" for var in updated]
-    body += [
-        f"kept = np.minimum(self.x1_{tid}, 127)",
-        f"self.x1_{tid} = np.where(self.tx_{tid} > 0, kept, self.x1_{tid})",
+        acc_range = _shifted(_TRACE_RANGES[var], SYNAPSE_SHIFT)
+        lines.append(f"acc = {var} << {SYNAPSE_SHIFT}")
+        for product in var_products:
+            text, rng, _ = raws[position]
+            position += 1
+            raw = shared.get(text, text)
+            literal = f"{product.mantissa}*2^{product.exponent}"
+            lines.append(f"# {literal}: {product.meaning}")
+            up = product.exponent + SYNAPSE_SHIFT
+            rng = _mul(rng, (product.mantissa, product.mantissa))
+            if product.shift:
+                mac = f"({raw} * {product.mantissa}) >> {product.shift}"
+                rng = _shifted(rng, -product.shift)
+                if up:
+                    mac = f"({mac}) << {up}"
+            else:
+                factor = product.mantissa << up
+                mac = raw if factor == 1 else f"{raw} * {factor}"
+            rng = _shifted(rng, up)
+            lines.append(f"mac = {mac}")
+            lines += _saturate("mac", rng, _ACC_MIN, _ACC_MAX)
+            rng = _clipped(rng, _ACC_MIN, _ACC_MAX)
+            lines.append("acc = acc + mac")
+            acc_range = _add(acc_range, rng)
+            lines += _saturate("acc", acc_range, _ACC_MIN, _ACC_MAX)
+            acc_range = _clipped(acc_range, _ACC_MIN, _ACC_MAX)
+        if var == "d" and acc_range[0] < 0:
+            lines.append("acc = np.maximum(acc, 0)")
+            acc_range = (0, max(acc_range[1], 0))
+        lines.append(f"new_{var} = stochastic_round(acc, random)")
+        new_range = (acc_range[0] >> SYNAPSE_SHIFT, (acc_range[1] >> SYNAPSE_SHIFT) + 1)
+        lines += _saturate(f"new_{var}", new_range, low, high)
+    lines += [f"self.{names[var]}_{tid} = new_{var}" for var in updated]
+    lines += [
+        f"self.x1_{tid} = np.where(fired, x1, self.x1_{tid})",
         f"self.tx_{tid}[:] = 0",
         f"self.ty_{tid}[:] = 0",
     ]
-    lines += ["    " + line for line in body]
     return lines
