@@ -10,11 +10,15 @@ filters, weights, traces and the states of the noise generators) together
 with the history; it is written to a temporary file, synced and renamed, and
 the folder is synced after the rename, so a run killed at any moment, by
 Ctrl-C, SIGTERM, SIGKILL or a power loss, keeps the last complete checkpoint
-and loses at most the epoch it was in. ``resume`` sets the whole
-state from it and goes on with the next epoch, so a resumed run gives the
-numbers of a run that was never interrupted. ``weights.npz`` and
-``history.json`` are written after the checkpoint, for people and other
-programs; ``resume`` reads only the checkpoint.
+and loses at most the epoch it was in. ``resume`` sets the whole state from
+it and goes on with the next epoch, so a resumed run gives the numbers of a
+run that was never interrupted. ``weights.npz`` and ``history.json`` are
+written after the checkpoint, for people and other programs; ``resume``
+reads only the checkpoint.
+
+A Lava worker that answers nothing for ``timeout`` seconds, one that fails
+or dies, and a state that becomes NaN or infinite end the run with
+``RunError``; the last complete checkpoint is kept.
 """
 
 from __future__ import annotations
