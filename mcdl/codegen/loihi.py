@@ -576,9 +576,11 @@ def _step_lines(plan: LoihiPlan) -> list[str]:
     iid = ident(inp.name)
     down = inp.p_f - inp.p_r
     lines = [
-        "# The learning epoch's clock: the step within the epoch, and its end.",
+        "# The learning epoch's clock: the step within the epoch, and its end;",
+        "# y1..y3 are read at the end of an epoch and the state at a pattern's.",
         f"within = k % {epoch} or {epoch}",
         f"epoch_end = within == {epoch}",
+        "factors_due = epoch_end or n == STEPS - 1",
         "",
         f"# -- {inp.name}: the input filter and its 8-bit rate",
     ]
@@ -613,7 +615,13 @@ def _step_lines(plan: LoihiPlan) -> list[str]:
         else:
             signal = f"pot_{ident(proj.source)}_{ident(proj.source_var)}"
         lines.append(f"drive = self.w_{tid} @ {signal}")
-        lines.append(f"self.buff_{tid}[:] = {_shift_text('drive', proj.weight_exp)}")
+        exponent, buffer = proj.weight_exp, f"self.buff_{tid}"
+        if exponent < 0:
+            lines.append(f"np.right_shift(drive, {-exponent}, out={buffer})")
+        elif exponent > 0:
+            lines.append(f"np.left_shift(drive, {exponent}, out={buffer})")
+        else:
+            lines.append(f"{buffer}[:] = drive")
     plastic = [p for p in plan.projections if p.plastic is not None]
     if plastic:
         lines += ["", *_receive_lines(plan, plastic)]
@@ -664,7 +672,7 @@ def _population_lines(plan: LoihiPlan, pop, chip: bool) -> list[str]:
         else:
             lines.append("    self.target[:] = target")
     if pop.factors:
-        lines += _factor_lines(plan, pop, comps)
+        lines += _factor_lines(plan, pop, comps, chip)
     bounds = {}
     for c in pop.compartments:
         compartment_lines, bounds[c.name] = _compartment_lines(
@@ -761,8 +769,13 @@ def _noise_index(pop, compartment) -> int:
     return [c.name for c in pop.compartments if c.noise].index(compartment.name)
 
 
-def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str]) -> list[str]:
-    """y1..y3 from the potentials before the step; epoch means on the last step."""
+def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str], chip: bool) -> list[str]:
+    """y1..y3 from the potentials before the step; epoch means on the last step.
+
+    The chip model sends them at every step. The fused model's engine reads
+    them only at the end of an epoch, so it computes them there and at the
+    pattern's last step, where the state is read (``factors_due``).
+    """
     pid = ident(pop.name)
     lines = [
         "# y1..y3: fine values (8 fractional bits) from the potentials before",
@@ -800,9 +813,7 @@ def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str]) -> list[str]:
         else:
             lines.append(f"fine[{row}] = part")
     shift_ = DECAY_BITS + TABLE_FRACTION
-    lines += [
-        f"fsum = self.fsum_{pid}",
-        "fsum += fine",
+    factors = [
         f"if k % {plan.epoch} == 0:",
         f"    mean = fsum * {(1 << shift_) // plan.epoch}",
         f"    value = (mean + {1 << (2 * shift_ - 1)}) >> {2 * shift_}",
@@ -812,9 +823,12 @@ def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str]) -> list[str]:
     ]
     for factor in pop.factors:
         if factor.offset:
-            lines.append(f"value[{factor.slot - 1}] += {factor.offset}")
-    lines.append(f"y_{pid} = np.minimum(np.maximum(value, 0), {2**TRACE_BITS - 1})")
-    return lines
+            factors.append(f"value[{factor.slot - 1}] += {factor.offset}")
+    factors.append(f"y_{pid} = np.minimum(np.maximum(value, 0), {2**TRACE_BITS - 1})")
+    lines += [f"fsum = self.fsum_{pid}", "fsum += fine"]
+    if chip:
+        return lines + factors
+    return lines + ["if factors_due:", *("    " + line for line in factors)]
 
 
 def _wrap_comment(text: str, width: int = 70) -> list[str]:
@@ -861,11 +875,10 @@ def _receive_lines(plan: LoihiPlan, plastic: list) -> list[str]:
             ]
     for proj in plastic:
         tid, post = ident(proj.name), ident(proj.target)
-        lines += [
-            f"if learn_{post}:",
-            f"    self.ty_{tid}[:] = within",
-            f"self.y_{tid}[:] = y_{post}",
-        ]
+        lines += [f"if learn_{post}:", f"    self.ty_{tid}[:] = within"]
+    lines.append("if factors_due:")
+    for proj in plastic:
+        lines.append(f"    self.y_{ident(proj.name)}[:] = y_{ident(proj.target)}")
     return lines
 
 
