@@ -241,6 +241,7 @@ def _view(network: ir.Network, plan: LoihiPlan, layout: str) -> dict:
     plastic = [p for p in plan.projections if p.plastic is not None]
     learners = sorted({p.target for p in plastic}, key=[q.name for q in pops].index)
     step = _step_lines(plan)
+    factor_lookups, rate_lookups = _lookups(plan)
     view = {
         "name": network.name,
         "cls": "".join(part.capitalize() for part in ident(network.name).split("_")),
@@ -282,6 +283,8 @@ def _view(network: ir.Network, plan: LoihiPlan, layout: str) -> dict:
         "state": _state_vars(plan),
         "step": step,
         "fused_imports": _kernel_imports(step),
+        "factor_tables": [(name, size) for name, size, *_ in factor_lookups],
+        "rate_tables": [(name, size) for name, size, _ in rate_lookups],
         "input_lines": _input_lines(plan),
         "populations": [_population_view(plan, p) for p in neurons],
         "chip_classes": import_names(
@@ -318,9 +321,8 @@ def _kernel_imports(step: list[str]) -> list[str]:
     """The kernel names the fused model imports: its own and the step's."""
     code = "\n".join(step)
     used = [n for n in _KERNEL_NAMES if re.search(rf"\b{n}\b", code)]
-    return import_names(
-        ["ENGINE_SEED", "LEARNERS", "PLAN", "STATE", "pattern_noise", *used]
-    )
+    own = ["ENGINE_SEED", "LEARNERS", "PLAN", "STATE", "pattern_noise", "stack_tables"]
+    return import_names(own + used)
 
 
 def import_names(names: list[str]) -> list[str]:
@@ -396,7 +398,7 @@ def _population_view(plan: LoihiPlan, pop) -> dict:
         "factors": bool(pop.factors),
         "is_output": pop.name == plan.output,
         "learner": pop.name in {p.target for p in plan.projections if p.plastic},
-        "lines": _population_lines(plan, pop, chip=True),
+        "lines": _population_lines(plan, pop),
         "noise": [ident(c.name) for c in pop.compartments if c.noise],
         "noise_half": [c.noise for c in pop.compartments if c.noise],
     }
@@ -494,11 +496,12 @@ def _clipped(a: tuple[int, int], low: int, high: int) -> tuple[int, int]:
 
 
 def _saturate(
-    name: str, rng: tuple[int, int] | None, low: int, high: int, width: int = 72
+    name: str, rng: tuple[int, int] | None, low: int, high: int, width: int = 80
 ) -> list[str]:
     """``name`` saturated to ``[low, high]`` where its range ``rng`` exceeds it.
 
-    ``rng`` None: the range is not known. Lines longer than ``width`` go
+    ``rng`` None: the range is not known. ``width`` is what the line may
+    take after its indentation (80 in a method's body); longer lines go
     through the temporary ``value``.
     """
     if rng is None:
@@ -515,7 +518,11 @@ def _saturate(
     line = f"{name} = {expr.format(name)}"
     if len(line) <= width:
         return [line]
-    return [f"value = {name}", f"{name} = {expr.format('value')}"]
+    line = f"{name} = {expr.format('value')}"
+    if len(line) <= width:
+        return [f"value = {name}", line]
+    head, _, tail = expr.format("value").partition("(")
+    return [f"value = {name}", f"{name} = {head}(", f"    {tail[:-1]}", ")"]
 
 
 def _shift_text(expr: str, exponent: int) -> str:
@@ -564,17 +571,52 @@ def _delivered_range(plan: LoihiPlan, proj) -> tuple[int, int]:
     return _shifted(drive, proj.weight_exp)
 
 
+def _lookups(plan: LoihiPlan) -> tuple[list[tuple], list[tuple]]:
+    """The fused step's two stacked table lookups, in the order of their input.
+
+    Returns the factor tables, as (table name, size, population, factor,
+    term index), and the rate tables, as (table name, size, population).
+    """
+    factors, rates = [], []
+    for pop in plan.populations:
+        if pop.is_input:
+            continue
+        for factor in pop.factors:
+            for index, term in enumerate(factor.terms):
+                if term.table is not None:
+                    name = f"{pop.name}.y{factor.slot}.{index}"
+                    factors.append((name, pop.size, pop, factor, index))
+        rates.append((f"{pop.name}.rate", pop.size, pop))
+    return factors, rates
+
+
+def _stacked(name: str, function: str, table: str, inputs: list[str]) -> list[str]:
+    """``name = function(table, inputs concatenated)``, formatted as ruff does."""
+    if len(inputs) == 1:
+        return [f"{name} = {function}({table}, {inputs[0]})"]
+    return [
+        "parts = (",
+        *(f"    {x}," for x in inputs),
+        ")",
+        f"{name} = {function}({table}, np.concatenate(parts))",
+    ]
+
+
 def _step_lines(plan: LoihiPlan) -> list[str]:
     """The body of the fused model's ``_step``: one time step of the network.
 
     ``k`` is the step's number since the start, ``n`` its number within the
     pattern; ``noises`` holds the pattern's noise per noisy population, one
-    ``(steps, size)`` array per noisy compartment.
+    ``(steps, size)`` array per noisy compartment. Populations are
+    independent within a step (synapses deliver at the next), so the step
+    takes them phase by phase and looks up every population's tables at
+    once: inputs, factor tables, each population's integration, rates.
     """
     epoch = plan.epoch
     inp = plan.population(plan.input)
     iid = ident(inp.name)
     down = inp.p_f - inp.p_r
+    neurons = [p for p in plan.populations if not p.is_input]
     lines = [
         "# The learning epoch's clock: the step within the epoch, and its end;",
         "# y1..y3 are read at the end of an epoch and the state at a pattern's.",
@@ -593,10 +635,43 @@ def _step_lines(plan: LoihiPlan) -> list[str]:
         lines += [f"self.x_{iid}[:] = pattern", f"x = self.x_{iid}"]
     lines.append(f"rate_{iid} = (x + {1 << (down - 1)}) >> {down}")
     lines += _saturate(f"rate_{iid}", None, *_RATE_RANGE)
-    for pop in plan.populations:
-        if not pop.is_input:
-            lines += ["", f"# -- {pop.name}"]
-            lines += _population_lines(plan, pop, chip=False)
+
+    lines += ["", "# -- every population's input: what the synapses delivered"]
+    ranges = {}
+    for pop in neurons:
+        input_lines, ranges[pop.name] = _pop_input_lines(plan, pop, chip=False)
+        lines += input_lines
+    factor_lookups, rate_lookups = _lookups(plan)
+    looked = {}
+    if factor_lookups:
+        lines += [
+            "",
+            "# -- every factor's table, in one lookup: of the potentials before",
+            "# the step and of this step's dendritic predictions",
+        ]
+        inputs, start = [], 0
+        for _, size, pop, factor, index in factor_lookups:
+            comps = _compartment_names(pop)
+            x_lines, x = _factor_input(pop, factor, index, comps, chip=False)
+            lines += x_lines
+            inputs.append(x)
+            looked[(pop.name, factor.slot, index)] = f"looked[{start}:{start + size}]"
+            start += size
+        lines += _stacked("looked", "fine_table", "FACTOR_TABLES", inputs)
+    for pop in neurons:
+        lines += ["", f"# -- {pop.name}"]
+        lines += _integration_lines(plan, pop, ranges[pop.name], looked, chip=False)
+
+    lines += ["", "# -- every population's rate, in one lookup"]
+    inputs = [f"new_{ident(pop.name)}_{ident(pop.rate_source)}" for pop in neurons]
+    lines += _stacked("rates", "table", "RATE_TABLES", inputs)
+    start = 0
+    for _, size, pop in rate_lookups:
+        lines.append(f"rate_{ident(pop.name)} = rates[{start}:{start + size}]")
+        start += size
+    for pop in neurons:
+        lines += _potential_lines(pop, chip=False)
+
     lines += ["", "# -- the state the synapses and the learning engine read"]
     for pop in plan.populations:
         pid = ident(pop.name)
@@ -629,25 +704,43 @@ def _step_lines(plan: LoihiPlan) -> list[str]:
     return lines
 
 
-def _population_lines(plan: LoihiPlan, pop, chip: bool) -> list[str]:
-    """One population's step: inputs, factors, integration, rate, payloads.
+def _population_lines(plan: LoihiPlan, pop) -> list[str]:
+    """One population's step in the chip model: inputs to rate and payloads.
 
-    In the fused model the inputs are the synapses' buffers and ``noise``
-    holds the pattern's draws (row ``n`` is this step's); in the chip model
-    they are ``a_<input>`` received from the ports and ``noise`` holds this
-    step's draws. Either way the result is ``rate_<pop>``, ``pot_<pop>_<c>``,
-    ``y_<pop>`` and the new potentials.
+    The inputs are ``a_<input>`` received from the ports and ``noise``
+    holds this step's draws; the result is ``rate_<pop>``, ``pot_<pop>_<c>``,
+    ``y_<pop>`` and the new potentials. The fused model runs the same lines
+    (``_step_lines``), phase by phase over the populations.
     """
+    lines, ranges = _pop_input_lines(plan, pop, chip=True)
+    lines += _integration_lines(plan, pop, ranges, None, chip=True)
     pid = ident(pop.name)
-    lines = []
-    if not chip and any(c.noise for c in pop.compartments):
-        lines.append(f"noise = noises.get({json.dumps(pid)})")
-    learner = any(p.target == pop.name and p.plastic for p in plan.projections)
-    if not chip and learner:
-        lines.append(f"learn_{pid} = {json.dumps(pid)} in learning")
-    ranges: dict[str, tuple[int, int]] = {}
+    name = json.dumps(pop.name + ".rate")
+    lines.append(f"rate_{pid} = table(TABLES[{name}], new_{ident(pop.rate_source)})")
+    return lines + _potential_lines(pop, chip=True)
+
+
+def _scope(pop, chip: bool) -> str:
+    """The prefix of a population's local names: none in its own chip model."""
+    return "" if chip else f"{ident(pop.name)}_"
+
+
+def _compartment_names(pop) -> dict[str, str]:
+    return {
+        c.name: f"self.u_{ident(pop.name)}_{ident(c.name)}" for c in pop.compartments
+    }
+
+
+def _pop_input_lines(plan: LoihiPlan, pop, chip: bool) -> tuple[list[str], dict]:
+    """A population's 16-bit inputs (``a_<input>``), saturated; and their ranges.
+
+    The fused model adds up the synapses' buffers; the chip model has
+    received them from its ports.
+    """
+    scope = _scope(pop, chip)
+    lines, ranges = [], {}
     for name, sources in _inputs_of(plan, pop).items():
-        aid = f"a_{ident(name)}"
+        aid = f"a_{scope}{ident(name)}"
         rng = (0, 0)
         for proj in plan.projections:
             if ident(proj.name) in sources:
@@ -662,7 +755,25 @@ def _population_lines(plan: LoihiPlan, pop, chip: bool) -> list[str]:
             lines.append(f"{aid} = {terms}")
         lines += _saturate(aid, rng, *_A_RANGE)
         ranges[name] = _clipped(rng, *_A_RANGE)
-    comps = {c.name: f"self.u_{pid}_{ident(c.name)}" for c in pop.compartments}
+    return lines, ranges
+
+
+def _integration_lines(
+    plan: LoihiPlan, pop, ranges: dict, looked: dict | None, chip: bool
+) -> list[str]:
+    """The target's filter, the factors y1..y3 and the new potentials.
+
+    ``looked`` holds the factors' table values where a stacked lookup has
+    found them (fused); without it each is looked up here (chip).
+    """
+    pid = ident(pop.name)
+    lines = []
+    if not chip and any(c.noise for c in pop.compartments):
+        lines.append(f"noise = noises.get({json.dumps(pid)})")
+    learner = any(p.target == pop.name and p.plastic for p in plan.projections)
+    if not chip and learner:
+        lines.append(f"learn_{pid} = {json.dumps(pid)} in learning")
+    comps = _compartment_names(pop)
     if pop.name == plan.output:
         lines.append("if target is not None:")
         if pop.filter_gain:
@@ -672,27 +783,29 @@ def _population_lines(plan: LoihiPlan, pop, chip: bool) -> list[str]:
         else:
             lines.append("    self.target[:] = target")
     if pop.factors:
-        lines += _factor_lines(plan, pop, comps, chip)
-    bounds = {}
+        lines += _factor_lines(plan, pop, comps, looked, chip)
+    scope = _scope(pop, chip)
     for c in pop.compartments:
-        compartment_lines, bounds[c.name] = _compartment_lines(
-            pop, c, comps, ranges, chip
-        )
-        lines += compartment_lines
+        lines += _compartment_lines(pop, c, comps, ranges, chip)
     for c in pop.compartments:
-        lines.append(f"{comps[c.name]}[:] = new_{ident(c.name)}")
-    assert pop.rate_source is not None
-    name = json.dumps(pop.name + ".rate")
-    lines.append(f"rate_{pid} = table(TABLES[{name}], new_{ident(pop.rate_source)})")
-    for c in pop.sends:
-        pot = f"pot_{pid}_{ident(c)}"
-        lines.append(f"{pot} = (new_{ident(c)} + 32) >> 6")
-        lines += _saturate(pot, _shifted(_add(bounds[c], (32, 32)), -6), *_A_RANGE)
+        lines.append(f"{comps[c.name]}[:] = new_{scope}{ident(c.name)}")
     return lines
 
 
-def _compartment_lines(pop, c, comps, ranges, chip) -> tuple[list[str], tuple]:
-    """``new_<c>``: one compartment's integration, and its range.
+def _potential_lines(pop, chip: bool) -> list[str]:
+    """The 16-bit payloads of the potentials other populations read."""
+    lines = []
+    for c in pop.sends:
+        pot = f"pot_{ident(pop.name)}_{ident(c)}"
+        new = f"new_{_scope(pop, chip)}{ident(c)}"
+        lines.append(f"{pot} = ({new} + 32) >> 6")
+        rng = _shifted(_add(_U_RANGE, (32, 32)), -6)
+        lines += _saturate(pot, rng, *_A_RANGE)
+    return lines
+
+
+def _compartment_lines(pop, c, comps, ranges, chip) -> list[str]:
+    """``new_<c>``: one compartment's integration.
 
     ``u + ((sum_i gain_i * value_i - decay * u + 2048) >> 12)`` plus the
     noise: the leak's constant goes into the rounding constant, an input's
@@ -700,7 +813,7 @@ def _compartment_lines(pop, c, comps, ranges, chip) -> tuple[list[str], tuple]:
     of the result, over any potentials and inputs within their widths, is
     inside it (a filtered target has no such bound: it keeps it).
     """
-    cid = ident(c.name)
+    cid = _scope(pop, chip) + ident(c.name)
     u = comps[c.name]
     lines = []
     decays = (c.decay_teach, c.decay_free)
@@ -726,7 +839,7 @@ def _compartment_lines(pop, c, comps, ranges, chip) -> tuple[list[str], tuple]:
         elif term.kind == "coupling" and term.source in comps:
             value, rng = comps[term.source], _U_RANGE
         else:
-            value = f"a_{ident(term.source)}"
+            value = f"a_{_scope(pop, chip)}{ident(term.source)}"
             rng = ranges.get(term.source, _A_RANGE)
             gains = {t: g << ACTIVATION_SHIFT for t, g in gains.items()}
         if rng is None:
@@ -761,20 +874,36 @@ def _compartment_lines(pop, c, comps, ranges, chip) -> tuple[list[str], tuple]:
         rng = _add(rng, (-c.noise, c.noise))
     if not bounded:
         rng = (_U_RANGE[0] - 1, _U_RANGE[1] + 1)
-    lines += _saturate(f"new_{cid}", rng, *_U_RANGE)
-    return lines, _clipped(rng, *_U_RANGE)
+    return lines + _saturate(f"new_{cid}", rng, *_U_RANGE)
 
 
 def _noise_index(pop, compartment) -> int:
     return [c.name for c in pop.compartments if c.noise].index(compartment.name)
 
 
-def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str], chip: bool) -> list[str]:
+def _factor_input(pop, factor, index, comps, chip) -> tuple[list[str], str]:
+    """The input of a factor's term: a potential, a dendrite or its prediction."""
+    term = factor.terms[index]
+    if term.kind != "dendrite":
+        return [], comps[term.source]
+    scope = _scope(pop, chip)
+    x = f"a_{scope}{ident(term.source)}"
+    if not term.multiplier:
+        return [], x
+    name = f"x_{scope}y{factor.slot}_{index}"
+    gain = term.multiplier << ACTIVATION_SHIFT
+    half = 1 << (PREDICTION_BITS - 1)
+    return [f"{name} = ({x} * {gain} + {half}) >> {PREDICTION_BITS}"], name
+
+
+def _factor_lines(plan: LoihiPlan, pop, comps, looked: dict | None, chip) -> list[str]:
     """y1..y3 from the potentials before the step; epoch means on the last step.
 
-    The chip model sends them at every step. The fused model's engine reads
-    them only at the end of an epoch, so it computes them there and at the
-    pattern's last step, where the state is read (``factors_due``).
+    A tabled term's value is ``looked``'s where a stacked lookup found it.
+    The chip model sends the factors at every step. The fused model's
+    engine reads them only at the end of an epoch, so it computes them
+    there and at the pattern's last step, where the state is read
+    (``factors_due``).
     """
     pid = ident(pop.name)
     lines = [
@@ -786,20 +915,17 @@ def _factor_lines(plan: LoihiPlan, pop, comps: dict[str, str], chip: bool) -> li
         row = factor.slot - 1
         first = True
         for index, term in enumerate(factor.terms):
-            if term.kind == "dendrite":
-                x = f"a_{ident(term.source)}"
-                if term.multiplier:
-                    gain = term.multiplier << ACTIVATION_SHIFT
-                    half = 1 << (PREDICTION_BITS - 1)
-                    lines.append(f"x = ({x} * {gain} + {half}) >> {PREDICTION_BITS}")
-                    x = "x"
+            key = (pop.name, factor.slot, index)
+            if looked is not None and key in looked:
+                lines.append(f"value = {looked[key]}")
             else:
-                x = comps[term.source]
-            if term.table is not None:
-                name = json.dumps(f"{pop.name}.y{factor.slot}.{index}")
-                lines.append(f"value = fine_table(TABLES[{name}], {x})")
-            else:
-                lines.append(f"value = shift({x}, {TABLE_FRACTION - term.shift})")
+                x_lines, x = _factor_input(pop, factor, index, comps, chip)
+                lines += x_lines
+                if term.table is not None:
+                    name = json.dumps(f"{pop.name}.y{factor.slot}.{index}")
+                    lines.append(f"value = fine_table(TABLES[{name}], {x})")
+                else:
+                    lines.append(f"value = shift({x}, {TABLE_FRACTION - term.shift})")
             if first:
                 lines.append(f"part = {term.gain} * value")
             else:
@@ -1001,18 +1127,18 @@ def _engine_lines(plan: LoihiPlan, proj) -> list[str]:
                 mac = raw if factor == 1 else f"{raw} * {factor}"
             rng = _shifted(rng, up)
             lines.append(f"mac = {mac}")
-            lines += _saturate("mac", rng, _ACC_MIN, _ACC_MAX)
+            lines += _saturate("mac", rng, _ACC_MIN, _ACC_MAX, 76)
             rng = _clipped(rng, _ACC_MIN, _ACC_MAX)
             lines.append("acc = acc + mac")
             acc_range = _add(acc_range, rng)
-            lines += _saturate("acc", acc_range, _ACC_MIN, _ACC_MAX)
+            lines += _saturate("acc", acc_range, _ACC_MIN, _ACC_MAX, 76)
             acc_range = _clipped(acc_range, _ACC_MIN, _ACC_MAX)
         if var == "d" and acc_range[0] < 0:
             lines.append("acc = np.maximum(acc, 0)")
             acc_range = (0, max(acc_range[1], 0))
         lines.append(f"new_{var} = stochastic_round(acc, random)")
         new_range = (acc_range[0] >> SYNAPSE_SHIFT, (acc_range[1] >> SYNAPSE_SHIFT) + 1)
-        lines += _saturate(f"new_{var}", new_range, low, high)
+        lines += _saturate(f"new_{var}", new_range, low, high, 76)
     lines += [f"self.{names[var]}_{tid} = new_{var}" for var in updated]
     lines += [
         f"self.x1_{tid} = np.where(fired, x1, self.x1_{tid})",
