@@ -36,7 +36,7 @@ from mcdl.init import InitError, OutsideError, initial_weights
 log = logging.getLogger("mcdl")
 
 MARKER = ".mcdl-build"
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "loihi")
 LAYOUTS = ("fused", "layered")
 
 
@@ -88,12 +88,18 @@ def render(
     Raises:
         BuildError: an unknown target.
         mcdl.codegen.cpu.CodegenError: the target cannot generate the network.
+        mcdl.passes.lower_loihi.LoweringError: the network does not fit
+            Loihi 2 (target ``loihi``).
     """
-    if target != "cpu":
-        raise BuildError(f"unknown target '{target}'; known: {', '.join(TARGETS)}")
-    from mcdl.codegen.cpu import render_package
+    if target == "cpu":
+        from mcdl.codegen.cpu import render_package
 
-    return render_package(network, weights, layout=layout)
+        return render_package(network, weights, layout=layout)
+    if target == "loihi":
+        from mcdl.codegen.loihi import render_loihi_package
+
+        return render_loihi_package(network, weights, layout)
+    raise BuildError(f"unknown target '{target}'; known: {', '.join(TARGETS)}")
 
 
 def render_checked(
@@ -102,17 +108,42 @@ def render_checked(
     target: str = "cpu",
     layout: str = "fused",
 ) -> tuple[dict[str, bytes] | None, list[Diagnostic]]:
-    """``render``, with what the target cannot generate as a diagnostic (E0105).
+    """``render``, with what the target cannot generate as diagnostics.
 
     The front end checks the names that reach generated code; this catches
-    what only the target's naming finds, so that it is never a traceback.
+    what only the target's naming finds (E0105) and, for the loihi target,
+    what does not fit the chip (E10xx), so that neither is a traceback.
     """
     from mcdl.codegen.cpu import CodegenError
+    from mcdl.passes.lower_loihi import LoweringError
 
     try:
         return render(network, weights, target, layout), []
     except CodegenError as exc:
         return None, [error("E0105", network.span, str(exc))]
+    except LoweringError as exc:
+        return None, list(exc.diagnostics)
+
+
+def check_target(
+    network: ir.Network, spec: Path, target: str, *, allow_outside: bool = False
+) -> list[Diagnostic]:
+    """What ``target`` reports about ``network``, without rendering a package.
+
+    The cpu target takes every checked network; the loihi target lowers it
+    and reports what does not fit the chip (E10xx).
+    """
+    if target == "cpu":
+        return []
+    weights, problems = spec_weights(network, Path(spec), allow_outside=allow_outside)
+    if weights is None:
+        return problems
+    if target == "loihi":
+        from mcdl.passes.lower_loihi import lower_loihi
+
+        plan, diagnostics = lower_loihi(network, weights)
+        return [] if plan is not None else diagnostics
+    raise BuildError(f"unknown target '{target}'; known: {', '.join(TARGETS)}")
 
 
 def build(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mcdl import __version__
 from mcdl import verify as verification
-from mcdl.build import LAYOUTS, TARGETS, BuildError
+from mcdl.build import LAYOUTS, TARGETS, BuildError, check_target
 from mcdl.build import build as build_spec
 from mcdl.compiler import Result, compile_file
 from mcdl.data import DataError
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--summary", action="store_true", help="print a summary of each network"
+    )
+    check.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="cpu",
+        help="also check that each network fits this target (loihi: the chip)",
     )
     check.add_argument("--allow-outside", action="store_true", help=_OUTSIDE_HELP)
     check.set_defaults(run=_check)
@@ -233,6 +239,8 @@ def _check(args: argparse.Namespace) -> int:
     collected = []
     for spec in args.specs:
         result = compile_file(spec, allow_outside=args.allow_outside)
+        if result.ok and args.target != "cpu":
+            result = lowered(result, spec, args.target, args.allow_outside)
         collected.append(result)
         if not result.ok:
             status = EXIT_SPEC
@@ -244,6 +252,14 @@ def _check(args: argparse.Namespace) -> int:
         merged = Result(None, [d for r in collected for d in r.diagnostics])
         report(merged, "json")
     return status
+
+
+def lowered(result: Result, spec: Path, target: str, allow_outside: bool) -> Result:
+    """``result`` with what ``target`` reports about its network."""
+    problems = check_target(result.network, spec, target, allow_outside=allow_outside)
+    if not problems:
+        return result
+    return Result(None, [*result.diagnostics, *problems], result.sources)
 
 
 def _build(args: argparse.Namespace) -> int:

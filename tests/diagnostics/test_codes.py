@@ -26,6 +26,8 @@ from mcdl import cli
 from mcdl.compiler import compile_file, compile_text
 from mcdl.diagnostics import CODES
 from mcdl.frontend.parser import MAX_BYTES
+from mcdl.init import initial_weights
+from mcdl.passes.lower_loihi import lower_loihi
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -33,6 +35,10 @@ DOCS = ROOT / "docs" / "diagnostics.md"
 
 #: Codes tested by files this module writes, not by committed fixtures.
 GENERATED = {"E0103", "E0106"}
+
+#: The codes of the loihi target's lowering: their fixtures are valid specs
+#: that ``lower_loihi`` refuses.
+LOWERING = "E10"
 
 _EXPECT = re.compile(r"//\s*expect:\s*(E\d{4}) at (?:(\S+\.mcdl):)?(\d+):(\d+)\s*$")
 
@@ -72,6 +78,13 @@ def test_fixture_reports_exactly_its_expected_diagnostics(path: Path) -> None:
     assert all(code == path.stem for code, *_ in expected)
 
     result = compile_file(path)
+    if path.stem.startswith(LOWERING):
+        assert result.ok, [d.message for d in result.diagnostics]
+        weights = initial_weights(result.network, path.parent)
+        plan, diagnostics = lower_loihi(result.network, weights)
+        assert reported(diagnostics) == expected
+        assert plan is None
+        return
 
     assert reported(result.diagnostics) == expected
     assert result.network is None
@@ -150,7 +163,8 @@ def rendered_blocks(stderr: str) -> dict[Location, list[str]]:
 
 @pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.stem)
 def test_cli_prints_location_source_line_and_caret(path: Path, capsys) -> None:
-    status = cli.main(["check", str(path)])
+    target = "loihi" if path.stem.startswith(LOWERING) else "cpu"
+    status = cli.main(["check", "--target", target, str(path)])
 
     stderr = capsys.readouterr().err
     assert status == cli.EXIT_SPEC
@@ -169,7 +183,7 @@ def test_mcdlc_check_on_all_fixtures_exits_1_without_traceback() -> None:
     paths = [str(p) for p in fixture_paths()]
 
     proc = subprocess.run(
-        [sys.executable, "-m", "mcdl.cli", "check", *paths],
+        [sys.executable, "-m", "mcdl.cli", "check", "--target", "loihi", *paths],
         cwd=ROOT,
         capture_output=True,
         text=True,
