@@ -1320,6 +1320,35 @@ class _Lowering:
                 best, best_error = t, error
         return best
 
+    @staticmethod
+    def _tag_unit(ideals: Callable[[float], list[tuple]]) -> tuple[float, list[tuple]]:
+        """The tag's unit, as the share ``c_w`` of a weight unit, and its products.
+
+        ``c_w`` is a power of two whose consolidation literal ``64 * c_w`` the
+        residual can take (``2^-13 .. 2^2``). Of those, the one whose Hebbian
+        literals are nearest the rule's (an ideal below the engine's smallest
+        exponent would be rounded to a far mantissa); on ties the largest,
+        which gives the tag the widest range.
+        """
+        largest = 7 * 2.0 ** LITERAL_EXPONENT[1]
+        best: tuple[float, float, list[tuple]] | None = None
+        for k in range(2, -14, -1):
+            table = ideals(2.0**k)
+            if max(abs(row[0]) for row in table) > largest:
+                continue
+            worst = 0.0
+            for ideal, *_ in table:
+                literal = to_literal(ideal)
+                if literal is None:
+                    worst = math.inf
+                    break
+                worst = max(worst, abs(literal[0] * 2.0 ** literal[1] / ideal - 1))
+            if best is None or worst < best[0] - 1e-9:
+                best = (worst, 2.0**k, table)
+        if best is None:
+            return 2.0**2, ideals(2.0**2)
+        return best[1], best[2]
+
     def _membrane_time(self) -> float:
         """The shortest ``C / G`` over the integrating compartments (teaching)."""
         shortest = math.inf
@@ -1427,7 +1456,6 @@ class _Lowering:
                 )
             return out
 
-        largest = 7 * 2.0 ** LITERAL_EXPONENT[1]
         residual_unit = s_w / RESIDUAL_STEP
         if tau is None:
             # The update goes straight into the residual d, in 1/64 of a weight LSB.
@@ -1447,16 +1475,9 @@ class _Lowering:
                 )
                 return None
             g_kept = decay[0] * 2.0 ** decay[1]
-            # One tag unit is the smallest update the engine could consolidate
-            # straight into a weight per epoch (a literal of 2^-7); larger
-            # only if a Hebbian literal would not fit.
-            c_w = 2.0 ** LITERAL_EXPONENT[0]
-            s_t = c_w * s_w / (epoch * dt)
-            table = ideals(g_kept, s_t)
-            while c_w < largest and max(abs(r[0]) for r in table) > largest:
-                c_w *= 2
-                s_t = c_w * s_w / (epoch * dt)
-                table = ideals(g_kept, s_t)
+            per_epoch = s_w / (epoch * dt)
+            c_w, table = self._tag_unit(lambda c: ideals(g_kept, c * per_epoch))
+            s_t = c_w * per_epoch
             dt_products = products(table)
             if dt_products is None:
                 return None
@@ -1487,8 +1508,8 @@ class _Lowering:
                 source="derived",
                 tau=tau,
                 tau_kept=tau_kept,
-                note=f"one unit is the smallest update a 2^-7 literal could put "
-                f"into a weight per epoch; low-pass {tau:g} ms kept as "
+                note=f"one unit is {c_w:g} of a weight unit per epoch; low-pass "
+                f"{tau:g} ms kept as "
                 f"{tau_kept:.4g} ms ({epoch}-step epochs)",
             )
         self.entry(
