@@ -452,11 +452,12 @@ def _inputs_of(plan: LoihiPlan, pop) -> dict[str, list[str]]:
 #
 # The step is written out with every constant folded in (``(a << 6) * g`` as
 # ``a * (g << 6)``, no ``* 1`` or ``>> 0``) and a saturation only where it can
-# bind: each value's range is followed from the plan (weights, tables, gains,
-# noise) and the widths every state variable is held to, and a clip whose
-# bounds contain the range is left out. The integers are those of
-# ``mcdl.sim.fixed`` either way; the ranges only decide what need not be
-# computed.
+# bind: each value's range is followed from the plan (tables, gains, noise)
+# and the widths every state variable is held to (any weights of the format,
+# not only the plan's), and a clip whose bounds contain the range is left
+# out. Every step leaves the state within those widths; a state that comes
+# from elsewhere must be too. The integers are those of ``mcdl.sim.fixed``
+# either way; the ranges only decide what need not be computed.
 
 _A_RANGE = (-(2 ** (ACTIVATION_BITS - 1)), 2 ** (ACTIVATION_BITS - 1) - 1)
 _U_RANGE = (-(2 ** (STATE_BITS - 1)), 2 ** (STATE_BITS - 1) - 1)
@@ -523,15 +524,6 @@ def _saturate(
         return [f"value = {name}", line]
     head, _, tail = expr.format("value").partition("(")
     return [f"value = {name}", f"{name} = {head}(", f"    {tail[:-1]}", ")"]
-
-
-def _shift_text(expr: str, exponent: int) -> str:
-    """``expr << exponent`` (``>> -exponent``) as code; ``expr`` if 0."""
-    if exponent > 0:
-        return f"{expr} << {exponent}"
-    if exponent < 0:
-        return f"{expr} >> {-exponent}"
-    return expr
 
 
 def _input_lines(plan: LoihiPlan) -> list[str]:
@@ -1139,9 +1131,9 @@ def _engine_lines(plan: LoihiPlan, proj) -> list[str]:
         lines.append(f"new_{var} = stochastic_round(acc, random)")
         new_range = (acc_range[0] >> SYNAPSE_SHIFT, (acc_range[1] >> SYNAPSE_SHIFT) + 1)
         lines += _saturate(f"new_{var}", new_range, low, high, 76)
-    lines += [f"self.{names[var]}_{tid} = new_{var}" for var in updated]
+    lines += [f"self.{names[var]}_{tid}[:] = new_{var}" for var in updated]
     lines += [
-        f"self.x1_{tid} = np.where(fired, x1, self.x1_{tid})",
+        f"np.copyto(self.x1_{tid}, x1, where=fired)",
         f"self.tx_{tid}[:] = 0",
         f"self.ty_{tid}[:] = 0",
     ]
