@@ -72,6 +72,7 @@ _TEMPLATES = {
     "process.py": "cpu/process.py.j2",
     "models.py": "cpu/models.py.j2",
     "network.py": "cpu/network.py.j2",
+    "supervision.py": "common/supervision.py.j2",
     "README.md": "common/README.md.j2",
 }
 """The package's files rendered from templates, by path."""

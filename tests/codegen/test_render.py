@@ -21,7 +21,14 @@ from .conftest import binary, call, num, ref, variant
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 LAYOUTS = ("fused", "layered")
-TEXT_FILES = ("README.md", "__init__.py", "models.py", "network.py", "process.py")
+TEXT_FILES = (
+    "README.md",
+    "__init__.py",
+    "models.py",
+    "network.py",
+    "process.py",
+    "supervision.py",
+)
 
 
 def render(network: ir.Network, layout: str = "fused") -> dict[str, bytes]:

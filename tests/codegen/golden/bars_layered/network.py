@@ -20,36 +20,26 @@ Example::
 
 Leaving the ``with`` block stops Lava's worker processes, also after an
 exception, Ctrl-C or SIGTERM. A failure inside a worker reaches the caller as
-a ``NetworkError`` naming the process and carrying the worker's traceback; the
-network is then closed. A value of the state that becomes NaN or infinite is
-such a failure: its message names the variable, the population and the time
-step.
+a ``NetworkError`` naming the process and carrying the worker's traceback
+(``supervision.py`` watches the workers); the network is then closed. A value
+of the state that becomes NaN or infinite is such a failure: its message
+names the variable, the population and the time step.
 """
 
-import atexit
 import contextlib
-import ctypes
-import multiprocessing
 import os
-import signal
-import sys
-import threading
-import time
-import weakref
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from lava.magma.compiler.builders.py_builder import PyProcessBuilder
-from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
-from lava.magma.runtime.mgmt_token_enums import MGMT_RESPONSE, enum_equal
 from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
 from lava.proc.io.injector import Injector, PyLoihiInjectorModel
 
 from . import models, process
+from .supervision import NetworkError, Supervisor
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 """The folder of the spec's initial weights, one ``<projection>.npy`` each."""
@@ -80,8 +70,6 @@ _AHEAD = 32
 """The commands sent ahead of the records received."""
 _STEPS_PER_RUN = process.PATTERN_STEPS
 """The most Lava time steps in one run: what an interrupted run must finish."""
-_STOP_TIMEOUT = 10.0
-"""Seconds to wait for Lava to stop before its workers are killed."""
 
 
 class Phase(NamedTuple):
@@ -118,17 +106,6 @@ PHASES = (
     ),
 )
 """The phases of the protocol, in order."""
-
-
-class NetworkError(RuntimeError):
-    """The network's Lava runtime failed or is closed.
-
-    ``process`` names the Lava process that failed, when one did.
-    """
-
-    def __init__(self, message: str, process: str | None = None) -> None:
-        super().__init__(message)
-        self.process = process
 
 
 class WeightsError(ValueError):
@@ -307,116 +284,30 @@ def _command(operation: int, index: int = 0) -> np.ndarray:
     return command
 
 
-@contextlib.contextmanager
-def _interrupts_ignored():
-    """Ignore Ctrl-C while Lava forks its workers, so that they inherit it.
-
-    Ctrl-C then reaches only this process, which stops the workers itself.
-    A SIGTERM handler of this process is replaced meanwhile by one that, in
-    a worker, ends the worker as SIGTERM does by default, so that stopping a
-    worker with SIGTERM ends it; in this process it calls the handler.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    handler = signal.getsignal(signal.SIGTERM)
-    if callable(handler):
-        signal.signal(signal.SIGTERM, _forwarding(handler, os.getpid()))
-    _STARTING.append(os.getpid())
-    try:
-        yield
-    finally:
-        _STARTING.remove(os.getpid())
-        if callable(handler):
-            signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, previous)
-
-
-_STARTING: list[int] = []
-"""The processes starting a runtime: a child they fork is one of its workers."""
-
-
-def _die_with_parent() -> None:
-    """In a worker just forked, ask Linux to kill it when its parent dies.
-
-    Without this, a worker whose host was killed (SIGKILL, a crash) would
-    wait forever for commands, keeping its shared memory.
-    """
-    if not _STARTING or not sys.platform.startswith("linux"):
-        return
-    parent = _STARTING[-1]
-    _STARTING.clear()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
-os.register_at_fork(after_in_child=_die_with_parent)
-
-
-def _forwarding(handler: Callable, parent: int) -> Callable:
-    """A signal handler: ``handler`` in process ``parent``, the default elsewhere."""
-
-    def forward(signum: int, frame: object) -> None:
-        if os.getpid() != parent:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        handler(signum, frame)
-
-    return forward
-
-
-_OPEN: "weakref.WeakSet[_Runtime]" = weakref.WeakSet()
-"""The runtimes not yet stopped, which the interpreter stops when it exits."""
-
-
-@atexit.register
-def _close_all() -> None:
-    # Without this, Python's exit would wait forever for Lava's workers.
-    for runtime in list(_OPEN):
-        runtime.close()
-
-
 class _Runtime:
-    """Lava's runtime of the network's processes, with its workers watched.
+    """Lava's runtime of the network's processes, fed by an Injector.
 
-    Every wait on Lava polls the workers: an exception in one, or one that
-    died, raises ``NetworkError`` at once instead of blocking forever.
+    Commands go in through the Injector and records come back through the
+    Extractor; the ``supervisor`` watches the workers meanwhile, so that an
+    exception in one, or one that died, raises ``NetworkError`` at once
+    instead of blocking forever.
     """
 
     def __init__(
         self, network: process.BarsLayered, timeout: float | None = None
     ) -> None:
         self.process = network
-        self.timeout = timeout
-        self.closed = False
         self.busy = False
         self.injector = Injector(shape=(process.COMMAND_SIZE,), buffer_size=_BUFFER)
         self.extractor = Extractor(shape=network.record.shape, buffer_size=_BUFFER)
         self.injector.out_port.connect(network.command)
         network.record.connect(self.extractor.in_port)
-        _OPEN.add(self)
-        try:
-            with _interrupts_ignored():
-                network.create_runtime(run_cfg=run_config())
-            self._check()
-        except NetworkError:
-            self.abort()
-            raise
-        except Exception as error:
-            name = self._failed()
-            self.abort()
-            where = f" ({name} failed)" if name else ""
-            raise NetworkError(
-                f"Lava could not start the network{where}: {error}", name
-            ) from error
-        except BaseException:
-            self.abort()
-            raise
+        self.supervisor = Supervisor(network, run_config(), timeout)
+
+    @property
+    def closed(self) -> bool:
+        """Whether Lava has stopped."""
+        return self.supervisor.closed
 
     def exchange(
         self,
@@ -455,7 +346,7 @@ class _Runtime:
         """Run commands ``first`` to ``first + steps`` as one run of Lava."""
         sent = received = 0
         try:
-            self.process.run(condition=RunSteps(num_steps=steps, blocking=False))
+            self.supervisor.start(steps)
             while received < steps:
                 while sent < steps and sent - received < _AHEAD:
                     self.injector.send(command(first + sent))
@@ -463,7 +354,7 @@ class _Runtime:
                 record = self._receive()
                 received += 1
                 handle(first + received - 1, record)
-            self._wait()
+            self.supervisor.wait()
         except NetworkError:
             self.abort()
             raise
@@ -487,151 +378,29 @@ class _Runtime:
                 sent += 1
             self._receive()
             received += 1
-        self._wait()
+        self.supervisor.wait()
 
     def _receive(self) -> np.ndarray:
         """Return the next record, watching the workers while it is awaited."""
         port = self.extractor.out_port.external_pipe_csp_recv_port
-        pause = 1e-4
-        started = time.monotonic()
-        while not port.probe():
-            self._check()
-            self._check_time(started)
-            time.sleep(pause)
-            pause = min(2 * pause, 5e-3)
+        self.supervisor.wait_for(port.probe)
         return self.extractor.receive()
 
-    def _check_time(self, started: float) -> None:
-        """Raise ``NetworkError`` if Lava took longer than ``timeout`` to answer."""
-        if self.timeout is not None and time.monotonic() - started > self.timeout:
-            raise NetworkError(
-                f"Lava sent nothing for {self.timeout:g} s; a process may hang"
-            )
+    def _workers(self) -> list:
+        """Lava's worker processes, in the order of ``_describe``."""
+        return self.supervisor.workers()
 
-    def _wait(self) -> None:
-        """Wait for the end of the run, watching the workers."""
-        runtime = self.process.runtime
-        pause = 1e-4
-        started = time.monotonic()
-        while not all(port.probe() for port in runtime.service_to_runtime):
-            self._check()
-            self._check_time(started)
-            time.sleep(pause)
-            pause = min(2 * pause, 5e-3)
-        for port in runtime.service_to_runtime:
-            if enum_equal(port.peek(), MGMT_RESPONSE.ERROR):
-                self._raise_failure()
-        self.process.wait()
-
-    def _raise_failure(self) -> None:
-        """Raise the error of the worker that failed (it may take a moment)."""
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            self._check()
-            time.sleep(0.01)
-        raise NetworkError("a Lava process failed without reporting why")
-
-    def _workers(self) -> list[multiprocessing.Process]:
-        runtime = self.process.runtime
-        infrastructure = getattr(runtime, "_messaging_infrastructure", None)
-        return list(infrastructure.actors) if infrastructure is not None else []
-
-    def _check(self) -> None:
-        """Raise ``NetworkError`` if a worker raised an exception or died."""
-        for worker in self._workers():
-            failure = worker.exception
-            if failure is not None:
-                error, trace = failure
-                name = self._describe(worker)
-                raise NetworkError(
-                    f"{name} failed: {type(error).__name__}: {error}\n\n{trace}",
-                    name,
-                )
-            if worker.exitcode is not None:
-                name = self._describe(worker)
-                raise NetworkError(
-                    f"{name} (pid {worker.pid}) exited with code {worker.exitcode}",
-                    name,
-                )
-
-    def _failed(self, wait: float = 1.0) -> str | None:
-        """The process whose worker reports an exception, waiting ``wait`` s."""
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            for worker in self._workers():
-                with contextlib.suppress(Exception):
-                    if worker.exception is not None:
-                        return self._describe(worker)
-            time.sleep(0.02)
-        return None
-
-    def _describe(self, worker: multiprocessing.Process) -> str:
+    def _describe(self, worker) -> str:
         """The Lava process that ``worker`` runs, by its class and its model."""
-        # Lava starts one worker per Python process builder, in the order of
-        # the executable's builders, and then its runtime services.
-        executable = getattr(self.process.runtime, "_executable", None)
-        builders = getattr(executable, "proc_builders", None) or {}
-        built = [
-            (proc, builder)
-            for proc, builder in builders.items()
-            if isinstance(builder, PyProcessBuilder)
-        ]
-        workers = self._workers()
-        index = workers.index(worker) if worker in workers else len(workers)
-        if index >= len(built):
-            return "Lava's runtime service"
-        proc, builder = built[index]
-        return f"the Lava process {type(proc).__name__} ({builder.proc_model.__name__})"
+        return self.supervisor.describe(worker)
 
     def close(self) -> None:
         """Stop Lava; kill its workers if it does not stop in time."""
-        if self.closed:
-            return
-        self.closed = True
-        _OPEN.discard(self)
-        if self.process.runtime is None:
-            return
-        errors: list[BaseException] = []
-
-        def stop() -> None:
-            try:
-                self.process.stop()
-            except BaseException as error:
-                errors.append(error)
-
-        thread = threading.Thread(target=stop, daemon=True)
-        thread.start()
-        thread.join(_STOP_TIMEOUT)
-        if thread.is_alive() or errors:
-            self.abort()
+        self.supervisor.close()
 
     def abort(self) -> None:
         """Kill Lava's workers and release its shared memory."""
-        self.closed = True
-        _OPEN.discard(self)
-        runtime = self.process.runtime
-        if runtime is None:
-            return
-        workers = self._workers()
-        for worker in workers:
-            with contextlib.suppress(ValueError):
-                if worker.is_alive():
-                    worker.terminate()
-        for worker in workers:
-            with contextlib.suppress(ValueError):
-                multiprocessing.Process.join(worker, 2.0)
-                if worker.is_alive():
-                    worker.kill()
-            with contextlib.suppress(Exception):
-                worker.join()
-        infrastructure = getattr(runtime, "_messaging_infrastructure", None)
-        with contextlib.suppress(Exception):
-            infrastructure.smm.shutdown()
-        with contextlib.suppress(Exception):
-            runtime._watchdog_manager.stop()
-        # The processes stop their runtime when collected; a stopped one is left.
-        runtime._is_started = False
-        runtime._is_running = False
+        self.supervisor.abort()
 
 
 class _Settings(NamedTuple):
