@@ -71,6 +71,7 @@ _TEMPLATES = {
         "models.py": "loihi/fused_models.py.j2",
         "network.py": "loihi/fused_network.py.j2",
         "kernel.py": "loihi/kernel.py.j2",
+        "supervision.py": "common/supervision.py.j2",
         "README.md": "loihi/README.md.j2",
     },
     "layered": {
@@ -79,6 +80,7 @@ _TEMPLATES = {
         "models.py": "loihi/chip_models.py.j2",
         "network.py": "loihi/chip_network.py.j2",
         "kernel.py": "loihi/kernel.py.j2",
+        "supervision.py": "common/supervision.py.j2",
         "README.md": "loihi/README.md.j2",
     },
 }

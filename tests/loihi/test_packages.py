@@ -34,6 +34,7 @@ EXPECTED = {
     "quantisation.json",
     "quantisation.md",
     "resources.json",
+    "supervision.py",
 }
 
 
