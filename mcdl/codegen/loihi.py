@@ -611,15 +611,22 @@ def _step_lines(plan: LoihiPlan) -> list[str]:
     iid = ident(inp.name)
     down = inp.p_f - inp.p_r
     neurons = [p for p in plan.populations if not p.is_input]
-    lines = [
-        "# The learning epoch's clock: the step within the epoch, and its end;",
-        "# y1..y3 are read at the end of an epoch and the state at a pattern's.",
-        f"within = k % {epoch} or {epoch}",
-        f"epoch_end = within == {epoch}",
-        "factors_due = epoch_end or n == STEPS - 1",
-        "",
-        f"# -- {inp.name}: the input filter and its 8-bit rate",
-    ]
+    plastic = [p for p in plan.projections if p.plastic is not None]
+    lines = []
+    if plastic:
+        lines += [
+            "# The learning epoch's clock: the step within the epoch, and its end.",
+            f"within = k % {epoch} or {epoch}",
+            f"epoch_end = within == {epoch}",
+        ]
+    if any(pop.factors for pop in neurons):
+        lines += [
+            "# y1..y3 are read at the end of an epoch and the state at a pattern's.",
+            f"factors_due = k % {epoch} == 0 or n == STEPS - 1",
+        ]
+    if lines:
+        lines.append("")
+    lines.append(f"# -- {inp.name}: the input filter and its 8-bit rate")
     if inp.filter_gain:
         lines += [
             f"x = self.x_{iid}",
@@ -691,7 +698,6 @@ def _step_lines(plan: LoihiPlan) -> list[str]:
             lines.append(f"np.left_shift(drive, {exponent}, out={buffer})")
         else:
             lines.append(f"{buffer}[:] = drive")
-    plastic = [p for p in plan.projections if p.plastic is not None]
     if plastic:
         lines += ["", *_receive_lines(plan, plastic)]
         lines += ["", *_epoch_lines(plan, plastic)]
