@@ -230,31 +230,47 @@ class Supervisor:
 
     def check(self) -> None:
         """Raise ``NetworkError`` if a worker raised an exception or died."""
-        for worker in self.workers():
-            failure = worker.exception
-            if failure is not None:
-                error, trace = failure
-                name = self.describe(worker)
-                raise NetworkError(
-                    f"{name} failed: {type(error).__name__}: {error}\n\n{trace}",
-                    name,
-                )
-            if worker.exitcode is not None:
-                name = self.describe(worker)
-                raise NetworkError(
-                    f"{name} (pid {worker.pid}) exited with code {worker.exitcode}",
-                    name,
-                )
+        workers = self.workers()
+        self._raise_exception(workers)
+        for worker in workers:
+            if worker.exitcode is None:
+                continue
+            # A runtime service ends by itself once a model has failed, and
+            # the model's exception may arrive a moment after that.
+            self._raise_exception(workers, 1.0 if worker.exitcode == 0 else 0.0)
+            name = self.describe(worker)
+            raise NetworkError(
+                f"{name} (pid {worker.pid}) exited with code {worker.exitcode}",
+                name,
+            )
+
+    def _raise_exception(
+        self, workers: list[multiprocessing.Process], wait: float = 0.0
+    ) -> None:
+        """Raise ``NetworkError`` if a worker reports an exception within ``wait`` s."""
+        deadline = time.monotonic() + wait
+        while True:
+            for worker in workers:
+                failure = worker.exception
+                if failure is not None:
+                    error, trace = failure
+                    name = self.describe(worker)
+                    raise NetworkError(
+                        f"{name} failed: {type(error).__name__}: {error}\n\n{trace}",
+                        name,
+                    )
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
 
     def failed(self, wait: float = 1.0) -> str | None:
         """The process whose worker reports an exception, waiting ``wait`` s."""
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            for worker in self.workers():
-                with contextlib.suppress(Exception):
-                    if worker.exception is not None:
-                        return self.describe(worker)
-            time.sleep(0.02)
+        try:
+            self._raise_exception(self.workers(), wait)
+        except NetworkError as error:
+            return error.process
+        except Exception:
+            return None
         return None
 
     def describe(self, worker: multiprocessing.Process) -> str:
