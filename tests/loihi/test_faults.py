@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -34,6 +35,20 @@ FAULTS = [
 PATTERNS = data.bars(2)
 
 
+class Fault(NamedTuple):
+    """Where a fault goes: a package, one of its models and that model's method."""
+
+    package: ModuleType
+    model: str
+    method: str
+    process: str
+
+    def inject(self, monkeypatch, replacement) -> None:
+        """Put ``replacement`` in the place of the method, in every worker."""
+        model = getattr(self.package.models, self.model)
+        monkeypatch.setattr(model, self.method, replacement)
+
+
 @pytest.fixture(scope="module")
 def packages(short_network, tmp_path_factory) -> dict[str, ModuleType]:
     root = Path(tmp_path_factory.mktemp("packages"))
@@ -41,6 +56,12 @@ def packages(short_network, tmp_path_factory) -> dict[str, ModuleType]:
         layout: import_package(write_package(short_network, layout, root), "bars")
         for layout, *_ in FAULTS
     }
+
+
+@pytest.fixture(params=FAULTS, ids=[layout for layout, *_ in FAULTS])
+def fault(request, packages) -> Fault:
+    layout, model, method, process = request.param
+    return Fault(packages[layout], model, method, process)
 
 
 @pytest.fixture
@@ -61,34 +82,31 @@ def same_state(first: dict, second: dict) -> bool:
 
 @pytest.mark.lava
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(("layout", "model", "method", "process"), FAULTS)
 def test_an_exception_in_a_model_names_its_process_and_the_network_goes_on(
-    packages, layout, model, method, process, monkeypatch, leaks, record_property
+    fault, monkeypatch, leaks, record_property
 ) -> None:
-    package = packages[layout]
     armed = [True]
-    original = getattr(package.models, model).__dict__[method]
+    original = getattr(fault.package.models, fault.model).__dict__[fault.method]
 
     def explode(self, *args) -> None:
         if armed[0]:
             raise ZeroDivisionError(f"injected into {type(self).__name__}")
         original(self, *args)
 
-    monkeypatch.setattr(getattr(package.models, model), method, explode)
-    network = package.Network()
+    fault.inject(monkeypatch, explode)
+    network = fault.package.Network()
     before = network.state()
     started = time.monotonic()
 
-    with pytest.raises(package.NetworkError) as caught:
+    with pytest.raises(fault.package.NetworkError) as caught:
         network.train(PATTERNS.inputs, PATTERNS.labels)
 
     seconds = time.monotonic() - started
     record_property("seconds", round(seconds, 3))
     assert seconds < SECONDS
-    message = str(caught.value)
-    assert f"the Lava process {process} ({model}) failed" in message
-    assert f"ZeroDivisionError: injected into {model}" in message
-    assert caught.value.process == f"the Lava process {process} ({model})"
+    assert caught.value.process == f"the Lava process {fault.process} ({fault.model})"
+    cause = f"ZeroDivisionError: injected into {fault.model}"
+    assert f"{caught.value.process} failed: {cause}" in str(caught.value)
     assert same_state(network.state(), before)
     assert (network.step, network.patterns) == (0, 0)
 
@@ -100,21 +118,18 @@ def test_an_exception_in_a_model_names_its_process_and_the_network_goes_on(
 
 @pytest.mark.lava
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(("layout", "model", "method", "process"), FAULTS)
 def test_a_model_that_hangs_is_stopped_after_the_timeout(
-    packages, layout, model, method, process, monkeypatch, leaks, record_property
+    fault, monkeypatch, leaks, record_property
 ) -> None:
-    package = packages[layout]
-
     def hang(self, *args) -> None:
         time.sleep(3600)
 
-    monkeypatch.setattr(getattr(package.models, model), method, hang)
-    network = package.Network(timeout=2.0)
+    fault.inject(monkeypatch, hang)
+    network = fault.package.Network(timeout=2.0)
     before = network.state()
     started = time.monotonic()
 
-    with pytest.raises(package.NetworkError, match="sent nothing for 2 s"):
+    with pytest.raises(fault.package.NetworkError, match="sent nothing for 2 s"):
         network.train(PATTERNS.inputs, PATTERNS.labels)
 
     seconds = time.monotonic() - started
