@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("spec", type=Path, metavar="SPEC")
     verify.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="cpu",
+        help="cpu: Lava against mcdl.sim; loihi: Lava against mcdl.sim.fixed, "
+        "and fixed point against float",
+    )
+    verify.add_argument(
         "--layout", choices=(*LAYOUTS, "both"), default="both", help="default: both"
     )
     verify.add_argument(
@@ -287,8 +294,12 @@ def _train(args: argparse.Namespace) -> int:
     if not result.ok:
         return EXIT_SPEC
     network = result.network
-    run_dir = args.run_dir or Path("runs") / network.name
-    print(f"training {network.name} on {args.engine} ({args.layout}) in {run_dir}")
+    suffix = "" if args.target == "cpu" else f"-{args.target}"
+    run_dir = args.run_dir or Path("runs") / f"{network.name}{suffix}"
+    print(
+        f"training {network.name} for {args.target} on {args.engine} "
+        f"({args.layout}) in {run_dir}"
+    )
     try:
         history = loop.train(
             network,
@@ -298,6 +309,7 @@ def _train(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             engine=args.engine,
             layout=args.layout,
+            target=args.target,
             resume=args.resume,
             validate_every=args.validate_every,
             progress=loop.stderr_progress,
@@ -323,6 +335,8 @@ def _verify(args: argparse.Namespace) -> int:
     report(result)
     if not result.ok:
         return EXIT_SPEC
+    if args.target == "loihi":
+        return _verify_loihi(args, result)
     network = result.network
     epoch = 1500 if network.protocol.dataset in (None, "bars") else 1000
     layouts = LAYOUTS if args.layout == "both" else (args.layout,)
@@ -340,20 +354,66 @@ def _verify(args: argparse.Namespace) -> int:
             )
         )
     print(file=sys.stderr)
+    status = _print_comparisons(comparisons, verification.TOLERANCE)
+    figure = args.plot or Path(f"{network.name}-verify.png")
+    verification.plot(comparisons, network, figure)
+    print(f"figure: {figure}")
+    return status
+
+
+def _print_comparisons(comparisons, tolerance: float) -> int:
+    """Print each comparison's deviations; EXIT_SPEC if one exceeds ``tolerance``."""
     status = EXIT_OK
     for comparison in comparisons:
         print(f"{comparison.layout}: {comparison.patterns} training patterns")
         for name, deviation in sorted(comparison.deviations.items()):
             print(f"  {name:<28} {deviation:.2e}")
-        verdict = "ok" if comparison.largest <= verification.TOLERANCE else "FAILED"
+        verdict = "ok" if comparison.largest <= tolerance else "FAILED"
         print(
             f"  largest deviation {comparison.largest:.2e} "
-            f"(tolerance {verification.TOLERANCE:.0e}): {verdict}"
+            f"(tolerance {tolerance:.0e}): {verdict}"
         )
-        if comparison.largest > verification.TOLERANCE:
+        if comparison.largest > tolerance:
             status = EXIT_SPEC
-    figure = args.plot or Path(f"{network.name}-verify.png")
-    verification.plot(comparisons, network, figure)
+    return status
+
+
+def _verify_loihi(args: argparse.Namespace, result: Result) -> int:
+    """Lava's fixed_pt packages against mcdl.sim.fixed (exactly), then fixed
+    point against float (reported, not bounded)."""
+    from mcdl import verify_loihi
+    from mcdl.passes.lower_loihi import LoweringError
+
+    network = result.network
+    layouts = LAYOUTS if args.layout == "both" else (args.layout,)
+    try:
+        exact = [
+            verify_loihi.verify_package(
+                network,
+                args.spec,
+                layout,
+                (args.layered_patterns if layout == "layered" else args.patterns) or 20,
+                allow_outside=args.allow_outside,
+            )
+            for layout in layouts
+        ]
+        cost = verify_loihi.verify_fixed(
+            network,
+            args.spec,
+            args.patterns or 100,
+            progress=loop.stderr_progress,
+            allow_outside=args.allow_outside,
+        )
+    except LoweringError as exc:
+        report(Result(None, exc.diagnostics, result.sources))
+        return EXIT_SPEC
+    print(file=sys.stderr)
+    status = _print_comparisons(exact, 0.0)
+    print(f"{cost.layout}: {cost.patterns} training patterns (deviations in float)")
+    for name, deviation in sorted(cost.deviations.items()):
+        print(f"  {name:<28} {deviation:.3g}")
+    figure = args.plot or Path(f"{network.name}-verify-loihi.png")
+    verification.plot([cost], network, figure)
     print(f"figure: {figure}")
     return status
 

@@ -37,6 +37,8 @@ class Comparison:
     traces: dict[str, np.ndarray] = field(default_factory=dict)
     probe: str = ""
     probe_every: int = 10
+    sides: tuple[str, str] = ("Lava", "mcdl.sim")
+    """What ran: the dashed and the wide curves of the overlay figure."""
 
     @property
     def largest(self) -> float:
@@ -75,12 +77,9 @@ def verify(
 
     ``allow_outside`` lets ``file`` initialisers lie outside the spec's folder.
     """
-    train_set = datasets.bars() if network.protocol.dataset in (None, "bars") else None
-    if train_set is None:
-        train_set, _ = datasets.digits()
-    count = min(patterns, len(train_set.inputs))
-    inputs, labels = train_set.inputs[:count], train_set.labels[:count]
-    phase = _data_phase(network)
+    inputs, labels = training_set(network, patterns)
+    count = len(inputs)
+    phase = data_phase(network)
     probe = probe_population(network)
     comparison = Comparison(layout, count, probe=probe, probe_every=probe_every)
 
@@ -143,7 +142,21 @@ def _compare_chunk(
         comparison.note(name, value, sim_rates[name])
 
 
-def _data_phase(network: ir.Network) -> str:
+def training_set(network: ir.Network, patterns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``patterns`` training inputs and labels of the spec's data set.
+
+    bars for the bars data set (or none), digits otherwise.
+    """
+    if network.protocol.dataset in (None, "bars"):
+        train_set = datasets.bars()
+    else:
+        train_set, _ = datasets.digits()
+    count = min(patterns, len(train_set.inputs))
+    return train_set.inputs[:count], train_set.labels[:count]
+
+
+def data_phase(network: ir.Network) -> str:
+    """The name of the protocol's first phase that shows data (or its first)."""
     for phase in network.protocol.phases:
         if phase.input == "data":
             return phase.name
@@ -171,8 +184,9 @@ def plot(comparisons: list[Comparison], network: ir.Network, path: Path) -> None
             axis.plot(time, lava[:, neuron], color=colour, linestyle="--", linewidth=1)
         axis.set_xlabel("time (ms)")
         axis.set_ylabel(f"{comparison.probe} (u)")
+        dashed, wide = comparison.sides
         axis.set_title(
-            f"{comparison.layout}: Lava (dashed) over mcdl.sim (wide), "
+            f"{comparison.layout}: {dashed} (dashed) over {wide} (wide), "
             f"largest deviation {comparison.largest:.1e}"
         )
     figure.tight_layout()

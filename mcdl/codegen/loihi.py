@@ -1072,7 +1072,7 @@ def _engine_lines(plan: LoihiPlan, proj) -> list[str]:
     used |= {"y0" for p in products if p.decimation is None}
     lines = [
         f"# {proj.name}",
-        f"#   dw = {rule.dw_text}",
+        *_wrap_comment(f"dw = {rule.dw_text}"),
         *_wrap_comment(f"dt = {rule.dt_text}" if rule.dt_text else "(no tag)"),
     ]
     names = {"w": "w", "d": "d", "t": "tag"}

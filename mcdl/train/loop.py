@@ -78,6 +78,7 @@ class History:
     engine: str
     layout: str
     dataset: str
+    target: str = "cpu"
     epochs: list[Epoch] = field(default_factory=list)
     done_phases: list[str] = field(default_factory=list)
     curve: list[list[float]] = field(default_factory=list)
@@ -89,6 +90,7 @@ class History:
                 "engine": self.engine,
                 "layout": self.layout,
                 "dataset": self.dataset,
+                "target": self.target,
                 "epochs": [vars(e) for e in self.epochs],
                 "done_phases": self.done_phases,
                 "curve": self.curve,
@@ -143,6 +145,7 @@ def train(
     dataset: str | None = None,
     engine: str = "lava",
     layout: str = "fused",
+    target: str = "cpu",
     resume: bool = False,
     validate_every: int | None = None,
     progress: Callable[[str], None] | None = None,
@@ -159,6 +162,8 @@ def train(
         dataset: ``bars``, ``digits`` or an ``.npz`` file; default the spec's.
         engine: ``lava`` (the generated package) or ``sim`` (``mcdl.sim``).
         layout: ``fused`` or ``layered``, for the Lava engine.
+        target: ``cpu`` (float) or ``loihi`` (Loihi 2's integers, in Lava's
+            ``fixed_pt`` simulation; fused layout, Lava engine, class labels).
         resume: continue after the last complete epoch in ``run_dir``.
         validate_every: patterns between two validations inside an epoch,
             for the curves; default a tenth of an epoch.
@@ -176,7 +181,7 @@ def train(
     """
     name = dataset or network.protocol.dataset or "bars"
     train_set, validation = load_dataset(name, spec)
-    history = History(network.source.sha256, engine, layout, name)
+    history = History(network.source.sha256, engine, layout, name, target)
     weights = state = None
     if resume:
         history, state, weights = _resume(run_dir, history)
@@ -184,9 +189,14 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         sync_folder(run_dir.parent)
 
-    start, failure = _engine(
-        network, spec, run_dir, engine, layout, weights, allow_outside, timeout
-    )
+    if target == "loihi":
+        start, failure = _loihi_engine(
+            network, spec, run_dir, engine, layout, train_set, allow_outside
+        )
+    else:
+        start, failure = _engine(
+            network, spec, run_dir, engine, layout, weights, allow_outside, timeout
+        )
     with _failures_raised(failure), start() as net:
         if state is not None:
             _restore(net, state, run_dir / CHECKPOINT)
@@ -240,6 +250,32 @@ def _engine(network, spec, run_dir, engine, layout, weights, allow_outside, time
     module = engines.load_package(package)
     lava = partial(module.Network, weights=weights, timeout=timeout)
     return lava, module.NetworkError
+
+
+def _loihi_engine(network, spec, run_dir, engine, layout, train_set, allow_outside):
+    """The loihi target's engine: its fused package, run in Lava.
+
+    Raises:
+        RunError: an engine, layout or data set the loihi target does not
+            train with.
+    """
+    if engine != "lava" or layout != "fused":
+        raise RunError(
+            "the loihi target trains with --engine lava --layout fused (its "
+            "integer reference and the chip-mapped layout are for mcdlc verify)"
+        )
+    if np.ndim(train_set.labels) != 1:
+        raise RunError(
+            "the loihi target trains on class labels; this data set's targets "
+            "are potentials"
+        )
+    from mcdl.train.loihi import LoihiEngine
+
+    package = engines.build_package(
+        network, spec, run_dir / "package", layout, "loihi", allow_outside=allow_outside
+    )
+    module = engines.load_package(package)
+    return partial(LoihiEngine, network, module), module.NetworkError
 
 
 @contextlib.contextmanager
@@ -338,13 +374,15 @@ def _resume(
 def _check_same_run(run_dir: Path, history: History, fresh: History) -> None:
     if history.spec_sha256 != fresh.spec_sha256:
         raise ResumeError(f"{run_dir} holds a run of another version of the spec")
-    if (history.engine, history.layout, history.dataset) != (
+    if (history.engine, history.layout, history.dataset, history.target) != (
         fresh.engine,
         fresh.layout,
         fresh.dataset,
+        fresh.target,
     ):
         raise ResumeError(
-            f"{run_dir} holds a run on {history.engine}/{history.layout} with "
+            f"{run_dir} holds a run on {history.target}/{history.engine}/"
+            f"{history.layout} with "
             f"{history.dataset}; resume it with the same settings"
         )
 
@@ -426,6 +464,8 @@ def _plot(run_dir: Path, history: History, name: str) -> None:
         accuracy_axis.set_ylabel("validation accuracy (%)")
         accuracy_axis.set_ylim(0, 105)
     engine = "mcdl.sim" if history.engine == "sim" else f"Lava, {history.layout}"
+    if history.target != "cpu":
+        engine += f", {history.target}"
     figure.suptitle(f"{name} on {history.dataset} ({engine})")
     figure.tight_layout()
     replace_atomically(
