@@ -78,8 +78,14 @@ EPOCH_TIME_CONSTANTS = 2.0
 """A learning epoch lasts at most twice the shortest membrane time constant."""
 RESIDUAL_OFFSET = 128
 """The residual ``d`` is held as ``128 + residual`` (``tag_2`` is unsigned)."""
-RESIDUAL_STEP = 64
-"""Residual units per weight unit: a weight steps by one unit per 64."""
+RESIDUAL_STEP = 32
+"""Residual units per weight unit: a weight steps by one unit per 32."""
+RESIDUAL_LEVELS = 4
+"""Weight units a synapse may move in one learning epoch.
+
+With one unit per epoch a tag above half its range was truncated: a constant
+tag of 200 units moved a weight by 60 units in 60 epochs where the rule asks
+for 94; with four levels, by 91."""
 FACTOR_WIDTHS = {
     "sgn(d)": 9,
     "d": 9,
@@ -1324,15 +1330,17 @@ class _Lowering:
     def _tag_unit(ideals: Callable[[float], list[tuple]]) -> tuple[float, list[tuple]]:
         """The tag's unit, as the share ``c_w`` of a weight unit, and its products.
 
-        ``c_w`` is a power of two whose consolidation literal ``64 * c_w`` the
-        residual can take (``2^-13 .. 2^2``). Of those, the one whose Hebbian
+        ``c_w`` is a power of two whose consolidation literal
+        ``RESIDUAL_STEP * c_w`` the engine can hold. Of those, the one whose Hebbian
         literals are nearest the rule's (an ideal below the engine's smallest
         exponent would be rounded to a far mantissa); on ties the largest,
         which gives the tag the widest range.
         """
         largest = 7 * 2.0 ** LITERAL_EXPONENT[1]
         best: tuple[float, float, list[tuple]] | None = None
-        for k in range(2, -14, -1):
+        # The consolidation literal RESIDUAL_STEP * c_w lies in 2^-7 .. 2^8.
+        top = 8 - (RESIDUAL_STEP.bit_length() - 1)
+        for k in range(top, top - 16, -1):
             table = ideals(2.0**k)
             if max(abs(row[0]) for row in table) > largest:
                 continue
@@ -1521,7 +1529,8 @@ class _Lowering:
             error=residual_unit / 2,
             source="derived",
             note=f"sent as {RESIDUAL_OFFSET} + residual; the weight steps by one "
-            f"unit when the residual leaves +-{RESIDUAL_STEP // 2}",
+            f"unit per {RESIDUAL_STEP} of residual past +-{RESIDUAL_STEP // 2}, "
+            f"up to {RESIDUAL_LEVELS} units per epoch",
         )
         for product in rule.dw + rule.dd + rule.dt:
             self.entry(
@@ -1834,31 +1843,48 @@ class _Lowering:
         return {"layers": layers, "total": total, "limits": limits}
 
 
-def _steps() -> list[ProductPlan]:
-    """``dw``: one weight unit up (down) when the residual is above (below) +-32.
+def _thresholds() -> list[tuple[int, int]]:
+    """The residual's (upper, lower) thresholds, one pair per weight unit.
 
-    ``sgn(d - 160) + sgn(d - 96)`` is 2 above, -2 below and 0 inside the dead
-    zone; each sign moves the weight by half a unit (64 of the accumulator's
-    128 per unit).
+    Level ``j`` lies ``(j + 1/2) * RESIDUAL_STEP`` above and below the
+    offset, so the residual rounds to the nearest whole weight unit and a
+    weight moves by up to ``RESIDUAL_LEVELS`` units in one learning epoch.
     """
-    high = RESIDUAL_OFFSET + RESIDUAL_STEP // 2
-    low = RESIDUAL_OFFSET - RESIDUAL_STEP // 2
-    return [
-        ProductPlan(1, -1, [("sgn(d)", -high)], 0, 0.5, "step up"),
-        ProductPlan(1, -1, [("sgn(d)", -low)], 0, 0.5, "step down"),
-    ]
+    pairs = []
+    for level in range(RESIDUAL_LEVELS):
+        distance = RESIDUAL_STEP * level + RESIDUAL_STEP // 2
+        pairs.append((RESIDUAL_OFFSET + distance, RESIDUAL_OFFSET - distance))
+    return pairs
+
+
+def _steps() -> list[ProductPlan]:
+    """``dw``: one weight unit up (down) per threshold the residual is past.
+
+    ``sgn(d - high) + sgn(d - low)`` is 2 above a level, -2 below it and 0
+    between; each sign moves the weight by half a unit (64 of the
+    accumulator's 128 per unit).
+    """
+    products = []
+    for level, (high, low) in enumerate(_thresholds(), start=1):
+        products.append(ProductPlan(1, -1, [("sgn(d)", -high)], 0, 0.5, f"up {level}"))
+        products.append(ProductPlan(1, -1, [("sgn(d)", -low)], 0, 0.5, f"down {level}"))
+    return products
 
 
 def _carry() -> list[ProductPlan]:
-    """``dd``: the residual gives back the 64 units of a weight step."""
-    high = RESIDUAL_OFFSET + RESIDUAL_STEP // 2
-    low = RESIDUAL_OFFSET - RESIDUAL_STEP // 2
+    """``dd``: the residual gives back ``RESIDUAL_STEP`` units per weight step."""
     half = RESIDUAL_STEP // 2
     exponent = half.bit_length() - 1
-    return [
-        ProductPlan(-1, exponent, [("sgn(d)", -high)], 0, -half, "carry up"),
-        ProductPlan(-1, exponent, [("sgn(d)", -low)], 0, -half, "carry down"),
-    ]
+    products = []
+    for level, (high, low) in enumerate(_thresholds(), start=1):
+        for name, threshold in (
+            (f"carry up {level}", high),
+            (f"carry down {level}", low),
+        ):
+            products.append(
+                ProductPlan(-1, exponent, [("sgn(d)", -threshold)], 0, -half, name)
+            )
+    return products
 
 
 def build_table(
