@@ -28,12 +28,16 @@ class LoihiEngine:
 
     Args:
         network: the checked network.
-        module: the imported ``network`` module of the generated package.
+        module: the imported generated package.
+        timeout: the seconds a Lava run may go without finishing a pattern
+            before it is stopped as hung; None waits as long as it lives.
     """
 
-    def __init__(self, network: ir.Network, module: ModuleType) -> None:
+    def __init__(
+        self, network: ir.Network, module: ModuleType, timeout: float | None
+    ) -> None:
         self.network = network
-        self.net = module.Network()
+        self.net = module.Network(timeout=timeout)
 
     def _phase(self, phase: int | str | None) -> str:
         phases = self.network.protocol.phases

@@ -191,7 +191,7 @@ def train(
 
     if target == "loihi":
         start, failure = _loihi_engine(
-            network, spec, run_dir, engine, layout, train_set, allow_outside
+            network, spec, run_dir, (engine, layout, timeout), train_set, allow_outside
         )
     else:
         start, failure = _engine(
@@ -252,13 +252,16 @@ def _engine(network, spec, run_dir, engine, layout, weights, allow_outside, time
     return lava, module.NetworkError
 
 
-def _loihi_engine(network, spec, run_dir, engine, layout, train_set, allow_outside):
+def _loihi_engine(network, spec, run_dir, settings, train_set, allow_outside):
     """The loihi target's engine: its fused package, run in Lava.
+
+    ``settings`` are the engine, the layout and the worker timeout.
 
     Raises:
         RunError: an engine, layout or data set the loihi target does not
             train with.
     """
+    engine, layout, timeout = settings
     if engine != "lava" or layout != "fused":
         raise RunError(
             "the loihi target trains with --engine lava --layout fused (its "
@@ -275,7 +278,7 @@ def _loihi_engine(network, spec, run_dir, engine, layout, train_set, allow_outsi
         network, spec, run_dir / "package", layout, "loihi", allow_outside=allow_outside
     )
     module = engines.load_package(package)
-    return partial(LoihiEngine, network, module), module.NetworkError
+    return partial(LoihiEngine, network, module, timeout), module.NetworkError
 
 
 @contextlib.contextmanager
