@@ -1006,10 +1006,13 @@ class _Lowering:
             if isinstance(init, ir.SelfPredictingInit) and abs(init.factor) == 1.0:
                 a, b = out[projection.name], out[init.source]
                 shared = min(a[0], b[0])
-                note = f"shared with {init.source} (self-predicting)"
-                for name, (p, source) in ((projection.name, a), (init.source, b)):
+                pair = (
+                    (projection.name, a, init.source),
+                    (init.source, b, projection.name),
+                )
+                for name, (p, source), other in pair:
                     if p != shared and source != "pinned":
-                        out[name] = (shared, note)
+                        out[name] = (shared, f"shared with {other} (self-predicting)")
         return out
 
     def _projection(
