@@ -132,7 +132,6 @@ def verify_fixed(
     inputs, labels = training_set(network, patterns)
     phase = data_phase(network)
     probe = probe_population(network)
-    population, compartment = probe.rsplit(".", 1)
     comparison = Comparison(
         "fixed vs float",
         len(inputs),
@@ -140,19 +139,22 @@ def verify_fixed(
         probe_every=probe_every,
         sides=("loihi fixed point", "float (mcdl.sim)"),
     )
-    fixed = _Sampling(network, plan, population, compartment, probe_every)
+    fixed = FixedSimulator(network, plan=plan)
     start = fixed.weights()
     floating = Simulator(network, _with(initial_weights(network), start))
     for index in range(len(inputs)):
         one = slice(index, index + 1)
-        recorder = Recorder([probe], every="step") if index < plotted else None
-        fixed.samples = [] if recorder is not None else None
-        got = fixed.train(inputs[one], labels[one], phase)
-        want = floating.train(inputs[one], labels[one], phase, record=recorder)
+        sampled = index < plotted
+        records = (None, None)
+        if sampled:
+            records = (Recorder([probe], "step"), Recorder([probe], "step"))
+        got = fixed.train(inputs[one], labels[one], phase, record=records[0])
+        want = floating.train(inputs[one], labels[one], phase, record=records[1])
         comparison.note("read-out", got, want)
-        if recorder is not None:
-            trace = recorder.arrays()[probe][probe_every - 1 :: probe_every]
-            fixed_trace = np.array(fixed.samples)
+        if sampled:
+            fixed_trace, trace = (
+                r.arrays()[probe][probe_every - 1 :: probe_every] for r in records
+            )
             comparison.note(f"{probe} (sampled)", fixed_trace, trace)
             for side, values in (("lava", fixed_trace), ("sim", trace)):
                 old = comparison.traces.get(side)
@@ -169,24 +171,6 @@ def verify_fixed(
             relative = np.linalg.norm(value - float_ended[name]) / moved
             comparison.deviations[f"{name} (rel. change)"] = float(relative)
     return comparison
-
-
-class _Sampling(FixedSimulator):
-    """The integer reference, sampling one potential every ``every`` steps.
-
-    ``samples`` is a list to append to, or None to sample nothing.
-    """
-
-    def __init__(self, network, plan, population, compartment, every) -> None:
-        super().__init__(network, plan=plan)
-        self.where = (population, compartment)
-        self.every = every
-        self.samples: list[np.ndarray] | None = None
-
-    def step(self, *args, **kwargs) -> None:
-        super().step(*args, **kwargs)
-        if self.samples is not None and self.k % self.every == 0:
-            self.samples.append(self.potential_of(*self.where))
 
 
 def _with(weights: dict, replaced: dict) -> dict:

@@ -8,7 +8,9 @@ generated code: every backend is tested against it.
 * ``mcdl.sim.build`` checks a network and lays out its state once: names,
   views of one value buffer, the terms of every compartment, compiled rules;
 * ``mcdl.sim.dynamics`` holds the parts of one time step;
-* ``mcdl.sim.simulator`` runs steps, patterns and protocol phases;
+* ``mcdl.sim.simulator`` runs steps and patterns;
+* ``mcdl.sim.protocol`` trains, evaluates and runs protocol phases, for the
+  float and the integer (``mcdl.sim.fixed``) simulator alike;
 * ``mcdl.sim.record`` records chosen variables per step or per pattern.
 
 Typical use::
@@ -21,8 +23,9 @@ Typical use::
 from mcdl.sim.build import check_network
 from mcdl.sim.dynamics import SimError
 from mcdl.sim.expr import ExprError, compile_expr, evaluate
+from mcdl.sim.protocol import Evaluation, PhaseResult
 from mcdl.sim.record import Recorder
-from mcdl.sim.simulator import Evaluation, NonFiniteError, PhaseResult, Simulator
+from mcdl.sim.simulator import NonFiniteError, Simulator
 
 __all__ = [
     "Evaluation",

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcdl import ir
-from mcdl.data import target_potentials
 from mcdl.init import initial_weights
 from mcdl.passes.lower_loihi import (
     ACCUMULATOR,
@@ -48,9 +47,8 @@ from mcdl.passes.lower_loihi import (
     ProjectionPlan,
     lower_loihi,
 )
-
-RANDOM_PHASE_STREAM = 1000
-"""A random-input phase ``i`` draws from ``default_rng([seed, 1000 + i])``."""
+from mcdl.sim.protocol import ProtocolRunner
+from mcdl.sim.record import Recorder
 
 _A_MIN, _A_MAX = -(2 ** (ACTIVATION_BITS - 1)), 2 ** (ACTIVATION_BITS - 1) - 1
 _U_MIN, _U_MAX = -(2 ** (STATE_BITS - 1)), 2 ** (STATE_BITS - 1) - 1
@@ -93,7 +91,7 @@ class _Engine:
     rng: np.random.Generator
 
 
-class FixedSimulator:
+class FixedSimulator(ProtocolRunner):
     """A network run in the integer semantics of the loihi target.
 
     Args:
@@ -489,12 +487,15 @@ class FixedSimulator:
         teach: bool = False,
         learn: Iterable[str] = (),
         noise: bool = False,
+        record: Recorder | None = None,
     ) -> np.ndarray:
         """Show one pattern for the protocol's pattern time; return its read-out.
 
         The read-out is the mean of the output's nudged compartment over the
-        last read-out steps, in float.
+        last read-out steps, in float. ``record`` takes potentials and rates
+        (see ``_current``) after every step or after the pattern.
         """
+        every_step = record is not None and record.every == "step"
         plan = self.plan
         p = self.quantise_input(pattern)
         t = None if target is None else self.quantise_target(target)
@@ -513,91 +514,38 @@ class FixedSimulator:
             self.step(p, t, teach=teach, learning=on, noise=step_noise)
             if k >= first:
                 total += self.u[self.output.name][plan.readout]
+            if every_step:
+                record.take(self._current)
+        if record is not None and not every_step:
+            record.take(self._current)
         return total * 2.0**-self.output.p_u / plan.readout_steps
 
-    def _phase(self, phase: ir.Phase | str) -> ir.Phase:
-        if isinstance(phase, ir.Phase):
-            return phase
-        for candidate in self.network.protocol.phases:
-            if candidate.name == phase:
-                return candidate
-        raise ValueError(f"no phase {phase!r}")
+    def _current(self, name: str) -> np.ndarray:
+        """A recorded variable in float: ``POPULATION.COMPARTMENT`` or ``.rate``."""
+        population, variable = name.rsplit(".", 1)
+        pop = self.pops.get(population)
+        if pop is not None and variable == "rate":
+            return self.rate[population] * 2.0**-pop.p_r
+        if pop is not None and variable in self.u.get(population, {}):
+            return self.potential_of(population, variable)
+        raise ValueError(f"mcdl.sim.fixed records no variable {name!r}")
 
-    def _targets(self, targets: np.ndarray, count: int) -> np.ndarray:
-        targets = np.asarray(targets)
-        if targets.ndim == 1:
-            targets = target_potentials(
-                targets,
-                self.output.size,
-                high=self.plan.target_high,
-                low=self.plan.target_low,
-            )
-        return np.asarray(targets, dtype=np.float64).reshape(count, self.output.size)
+    # -- What ``ProtocolRunner`` runs on -----------------------------------------
 
-    def train(
-        self, patterns: np.ndarray, targets: np.ndarray, phase: ir.Phase | str
-    ) -> np.ndarray:
-        """Show every pattern with its target as ``phase`` says; return read-outs."""
-        phase = self._phase(phase)
-        patterns = np.asarray(patterns, dtype=np.float64)
-        potentials = self._targets(targets, len(patterns))
-        return np.array(
-            [
-                self.present(
-                    pattern,
-                    target,
-                    teach=phase.teach,
-                    learn=phase.learn,
-                    noise=phase.noise,
-                )
-                for pattern, target in zip(patterns, potentials, strict=True)
-            ]
-        ).reshape(len(patterns), self.output.size)
+    @property
+    def protocol(self) -> ir.Protocol:
+        return self.network.protocol
 
-    def evaluate(self, patterns: np.ndarray, labels: np.ndarray) -> tuple:
-        """Loss, accuracy and read-outs without target, noise or plasticity.
+    @property
+    def input_size(self) -> int:
+        return self.input.size
 
-        The state is restored afterwards, so evaluating changes nothing.
-        """
-        saved = self.snapshot()
-        try:
-            readouts = np.array([self.present(p) for p in np.asarray(patterns)])
-        finally:
-            self.restore(saved)
-        labels = np.asarray(labels)
-        targets = self._targets(labels, len(labels))
-        loss = float(np.mean((readouts - targets) ** 2))
-        accuracy = float(np.mean(np.argmax(readouts, axis=1) == labels))
-        return loss, accuracy, readouts
+    @property
+    def output_size(self) -> int:
+        return self.output.size
 
-    def run_phase(
-        self,
-        phase: ir.Phase | str,
-        data: tuple[np.ndarray, np.ndarray] | None = None,
-        *,
-        validation: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> list[tuple]:
-        """Run one protocol phase; return one evaluation per epoch (if asked)."""
-        phase = self._phase(phase)
-        results = []
-        if phase.input == "random":
-            index = list(self.network.protocol.phases).index(phase)
-            rng = np.random.default_rng([self.plan.seed, RANDOM_PHASE_STREAM + index])
-            patterns = rng.random((phase.patterns or 0, self.input.size))
-            for pattern in patterns:
-                self.present(pattern, learn=phase.learn, noise=phase.noise)
-        else:
-            if data is None:
-                raise ValueError(f"phase {phase.name!r} shows data: pass data")
-            patterns, labels = data
-            for _ in range(phase.epochs or 1):
-                if phase.epochs is None and phase.patterns is not None:
-                    chosen = np.arange(phase.patterns) % len(patterns)
-                    self.train(patterns[chosen], np.asarray(labels)[chosen], phase)
-                else:
-                    self.train(patterns, labels, phase)
-                if validation is not None:
-                    results.append(self.evaluate(*validation))
-        if validation is not None and not results:
-            results.append(self.evaluate(*validation))
-        return results
+    def _kept(self) -> dict:
+        return self.snapshot()
+
+    def _rewind(self, kept: dict) -> None:
+        self.restore(kept)
