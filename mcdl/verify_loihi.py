@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mcdl import ir
+from mcdl.codegen.loihi import ident
 from mcdl.init import initial_weights
 from mcdl.passes.lower_loihi import LoihiPlan, LoweringError, lower_loihi
 from mcdl.sim import Recorder, Simulator
@@ -95,19 +96,15 @@ def _reference_state(plan: LoihiPlan, sim: FixedSimulator) -> dict[str, np.ndarr
         if pop.is_input:
             continue
         for compartment, value in sim.u[pop.name].items():
-            state[f"u_{_ident(pop.name)}_{_ident(compartment)}"] = value
+            state[f"u_{ident(pop.name)}_{ident(compartment)}"] = value
     for projection in plan.projections:
-        pid = _ident(projection.name)
+        pid = ident(projection.name)
         state[f"w_{pid}"] = sim.w[projection.name]
         engine = sim.engines.get(projection.name)
         if engine is not None:
             state[f"tag_{pid}"] = engine.tag
             state[f"d_{pid}"] = engine.residual
     return state
-
-
-def _ident(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
 def verify_fixed(
