@@ -3,7 +3,8 @@
 ``LoihiEngine`` puts the calls the training loop makes (``train``,
 ``evaluate``, ``run_phase``, ``weights``, ``state``, ``set_state``) in front
 of the ``Network`` of a generated loihi package (fused layout), which runs
-Loihi 2's integers in Lava's ``fixed_pt`` simulation.
+Loihi 2's integers in Lava's ``fixed_pt`` simulation. Labels are classes
+(``mcdl.train.loop`` refuses other data sets for this target).
 
 The state is the package's integer state (``STATE`` of its kernel), the
 clocks ``step`` and ``patterns`` (which also place the learning engine's
@@ -54,17 +55,15 @@ class LoihiEngine:
         hears of its last pattern only.
         """
         phase = self._phase(phase)
-        self.net.train(inputs, _classes(labels), epochs=epochs, phase=phase)
+        self.net.train(inputs, labels, epochs=epochs, phase=phase)
         if callback is not None and len(inputs):
             callback(len(inputs) - 1, None)
 
     def evaluate(self, inputs, labels):
         """Loss and accuracy without target, noise or plasticity."""
-        return self.net.evaluate(inputs, _classes(labels))
+        return self.net.evaluate(inputs, labels)
 
     def run_phase(self, phase, data=None, *, validation=None, callback=None):
-        if data is not None:
-            data = (data[0], _classes(data[1]))
         return self.net.run_phase(self._phase(phase), data, validation)
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -94,14 +93,3 @@ class LoihiEngine:
 
     def __exit__(self, *exception) -> None:
         self.close()
-
-
-def _classes(labels) -> np.ndarray:
-    """``labels`` as classes: the loihi target's targets come from classes."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(
-            "the loihi target trains on class labels; targets given as "
-            "potentials (a regression data set) are not supported"
-        )
-    return labels
